@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import { DomainError } from './common/domain-error.js';
+import { type AppConfig } from './config/app-config.js';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Honours a well-formed `x-request-id` so a call can be traced across services; otherwise makes one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/** Builds and initialises the app (not yet listening). Used by main.ts and by every test. */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.bodyLimit,
+    genReqId: requestIdOf,
+    // The SDK transport serves its own SSE streams; Fastify must not time them out.
+    requestTimeout: 0,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    bufferLogs: true,
+    bodyParser: false, // JSON only, with our parser below
+  });
+  app.useLogger(app.get(Logger));
+  const fastify = app.getHttpAdapter().getInstance();
+  // Our own JSON parser so that a malformed body is a JSON-RPC parse error (-32700), not a generic 400.
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string));
+    } catch {
+      done(new DomainError('PARSE_ERROR', 'Body is not valid JSON'), undefined);
+    }
+  });
+  app.enableShutdownHooks();
+  app
+    .getHttpAdapter()
+    .getInstance()
+    // On the raw response so that hijacked replies (the MCP transport writes its own) carry it too.
+    .addHook('onRequest', async (request, reply) => {
+      reply.raw.setHeader('x-request-id', request.id);
+    });
+  await app.init();
+  return app;
+}

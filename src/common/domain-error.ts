@@ -1,0 +1,27 @@
+/**
+ * Domain errors carry a stable, machine-readable code (documented in docs/errors.md). Each transport maps codes
+ * to its own shape in one place: tool results (`isError: true`), JSON-RPC errors, or HTTP statuses.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENTS'
+  | 'UNKNOWN_TOOL'
+  | 'TOOL_FAILED'
+  | 'INTERNAL_ERROR'
+  | 'FORBIDDEN_ORIGIN'
+  | 'FORBIDDEN_HOST'
+  | 'SESSION_NOT_FOUND'
+  | 'SESSION_LIMIT'
+  | 'INVALID_REQUEST'
+  | 'PARSE_ERROR';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Safe, structured detail for the caller (never secrets). */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { EchoTools } from './echo.tools.js';
+
+@Module({ providers: [EchoTools] })
+export class EchoModule {}

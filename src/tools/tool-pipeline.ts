@@ -1,0 +1,18 @@
+import type { ToolCall, ToolContext, ToolDefinition, ToolResult } from './tool.types.js';
+
+/** One call travelling through the pipeline. `tool` is set by the resolve step. */
+export interface ToolInvocation {
+  call: ToolCall;
+  ctx: ToolContext;
+  tool?: ToolDefinition;
+  /** Parsed arguments, set by the validation step. */
+  input?: unknown;
+}
+
+/**
+ * A stage of the tool pipeline. Steps run in the order `ToolInvoker` lists them, each wrapping the rest:
+ * a step may act before and after `next()`, short-circuit by throwing, or transform the result.
+ */
+export interface ToolStep {
+  run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult>;
+}

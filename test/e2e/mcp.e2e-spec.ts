@@ -1,0 +1,190 @@
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { SessionRegistry } from '../../src/mcp/session-registry.service.js';
+import { startApp, type TestApp } from '../utils/app.js';
+import { databaseKind } from '../utils/database.js';
+import { connectClient, toolError } from '../utils/mcp-client.js';
+
+const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } },
+};
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+function post(app: TestApp, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(app.mcpUrl, {
+    method: 'POST',
+    headers: { ...HEADERS, ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+describe(`MCP endpoint, stateless (${databaseKind})`, () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp();
+  });
+  afterAll(() => app.close());
+
+  it('serves the SDK client: initialize, tools/list, tools/call echo', async () => {
+    const client = await connectClient(app.mcpUrl);
+    expect(client.getServerVersion()).toMatchObject({ name: 'mcp-production' });
+
+    const { tools } = await client.listTools();
+    const echo = tools.find((t) => t.name === 'echo');
+    expect(echo).toMatchObject({
+      inputSchema: { type: 'object', required: ['text'] },
+      outputSchema: { type: 'object' },
+      annotations: { idempotentHint: true },
+    });
+
+    const result = await client.callTool({ name: 'echo', arguments: { text: 'hello' } });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ text: 'hello' });
+    await client.close();
+  });
+
+  it('answers invalid arguments with a tool error the model can act on', async () => {
+    const client = await connectClient(app.mcpUrl);
+    const result = await client.callTool({ name: 'echo', arguments: { text: 42 } });
+    expect(result.isError).toBe(true);
+    expect(toolError(result)).toMatchObject({
+      code: 'INVALID_ARGUMENTS',
+      message: expect.stringContaining('text'),
+    });
+    await client.close();
+  });
+
+  it('answers an unknown tool with JSON-RPC invalid params', async () => {
+    const client = await connectClient(app.mcpUrl);
+    const call = client.callTool({ name: 'no.such-tool', arguments: {} });
+    await expect(call).rejects.toBeInstanceOf(McpError);
+    await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
+    await client.close();
+  });
+
+  it('rejects a foreign Origin or Host with 403 before anything else (DNS rebinding)', async () => {
+    const byOrigin = await post(app, INIT, { origin: 'http://evil.example' });
+    expect(byOrigin.status).toBe(403);
+    expect(await byOrigin.json()).toMatchObject({
+      jsonrpc: '2.0',
+      error: { data: { code: 'FORBIDDEN_ORIGIN' } },
+    });
+    // fetch does not let us set Host; the guard's unit test covers it, and this checks the wiring with node:http.
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        app.mcpUrl,
+        { method: 'POST', headers: { ...HEADERS, host: 'evil.example' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(INIT));
+    });
+    expect(status).toBe(403);
+  });
+
+  it('accepts its own origin', async () => {
+    const res = await post(app, INIT, { origin: 'http://localhost:3000' });
+    // PUBLIC_URL defaults to http://localhost:$PORT; with PORT=0 that origin is http://localhost:0.
+    expect(res.status).toBe(403);
+    const own = await post(app, INIT, { origin: 'http://localhost:0' });
+    expect(own.status).toBe(200);
+  });
+
+  it('honours x-request-id and rejects oversized bodies with 413', async () => {
+    const res = await post(app, INIT, { 'x-request-id': 'trace-abc.123' });
+    expect(res.headers.get('x-request-id')).toBe('trace-abc.123');
+    const big = await post(app, { ...INIT, params: { ...INIT.params, pad: 'x'.repeat(2 * 1024 * 1024) } });
+    expect(big.status).toBe(413);
+  });
+
+  it('answers malformed JSON with 400 and a JSON-RPC error', async () => {
+    const res = await fetch(app.mcpUrl, { method: 'POST', headers: HEADERS, body: '{"jsonrpc": "2.0", ' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
+  });
+
+  it('refuses GET and DELETE in stateless mode with 405', async () => {
+    const res = await fetch(app.mcpUrl, { headers: { accept: 'text/event-stream' } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+});
+
+describe(`MCP endpoint, stateful sessions (${databaseKind})`, () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp({ env: { MCP_SESSION_MODE: 'stateful', MCP_SESSION_MAX: '3' } });
+  });
+  afterAll(() => app.close());
+
+  it('keeps a session across requests and serves tools in it', async () => {
+    const client = await connectClient(app.mcpUrl);
+    const transport = client.transport as { sessionId?: string };
+    expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(
+      (await client.callTool({ name: 'echo', arguments: { text: 'in session' } })).structuredContent,
+    ).toEqual({
+      text: 'in session',
+    });
+    await client.close();
+  });
+
+  it('answers an unknown session id with 404', async () => {
+    const res = await post(
+      app,
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { 'mcp-session-id': '00000000-0000-0000-0000-000000000000' },
+    );
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { data: { code: 'SESSION_NOT_FOUND' } } });
+  });
+
+  it('requires a session id on anything but initialize', async () => {
+    const res = await post(app, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    expect(res.status).toBe(400);
+  });
+
+  async function openSession(): Promise<string> {
+    const res = await post(app, INIT);
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+    return res.headers.get('mcp-session-id')!;
+  }
+
+  function listIn(sessionId: string) {
+    return post(
+      app,
+      { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+      { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
+    );
+  }
+
+  it('expires idle sessions (404 afterwards)', async () => {
+    const id = await openSession();
+    expect((await listIn(id)).status).toBe(200);
+    await app.app.get(SessionRegistry).sweep(Date.now() + 60 * 60 * 1000);
+    expect((await listIn(id)).status).toBe(404);
+  });
+
+  it('closes the least recently used session at the cap', async () => {
+    const ids = [await openSession(), await openSession(), await openSession()];
+    expect((await listIn(ids[0])).status).toBe(200); // ids[1] is now the least recently used
+    await openSession();
+    expect((await listIn(ids[1])).status).toBe(404);
+    expect((await listIn(ids[0])).status).toBe(200);
+    expect(app.app.get(SessionRegistry).size).toBeLessThanOrEqual(3);
+  });
+
+  it('ends a session on DELETE', async () => {
+    const id = await openSession();
+    const res = await fetch(app.mcpUrl, { method: 'DELETE', headers: { 'mcp-session-id': id } });
+    expect(res.status).toBe(200);
+    expect((await listIn(id)).status).toBe(404);
+  });
+});
