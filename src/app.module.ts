@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { LoggerModule } from './common/logging/logger.module.js';
 import { AppConfig } from './config/app-config.js';
@@ -7,6 +7,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { McpModule } from './mcp/mcp.module.js';
+import { OriginGuard } from './common/origin.guard.js';
 import { ToolPacksModule } from './tool-modules/tool-packs.module.js';
 import { ToolsModule } from './tools/tools.module.js';
 
@@ -25,7 +26,11 @@ export class AppModule {
         ToolPacksModule.forRoot(config.mcp.toolPacks),
         McpModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
+      // Global guards run in this order: Origin/Host (403) → authentication (401) → scopes (403).
+      providers: [
+        { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        { provide: APP_GUARD, useClass: OriginGuard },
+      ],
     };
   }
 }

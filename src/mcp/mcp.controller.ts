@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Post, Req, Res } from '@nestjs/common';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -7,7 +7,6 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { principalOf } from '../common/principal.js';
 import { authInfoFor, McpServerFactory } from './mcp-server.factory.js';
-import { OriginGuard } from './origin.guard.js';
 import { SessionRegistry } from './session-registry.service.js';
 
 const SESSION_HEADER = 'mcp-session-id';
@@ -18,7 +17,6 @@ const SESSION_HEADER = 'mcp-session-id';
  * McpServerFactory); stateful mode routes by `Mcp-Session-Id`.
  */
 @Controller('mcp')
-@UseGuards(OriginGuard)
 export class McpController {
   constructor(
     private readonly config: AppConfig,

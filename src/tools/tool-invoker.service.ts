@@ -16,6 +16,12 @@ import type { ToolCall, ToolContext, ToolDefinition, ToolResult } from './tool.t
 export class ToolInvoker {
   private readonly steps: ToolStep[];
 
+  /*
+   * Policy order (each step wraps the ones after it):
+   *   logging/metrics → audit → resolve → authorization (scope + grant) → rate limit → validation
+   *   → idempotency → circuit breaker → timeout/retry → handler
+   * Steps not yet listed are added in this order as their modules land.
+   */
   constructor(logging: LoggingStep, resolve: ResolveStep, validation: ValidationStep) {
     this.steps = [logging, resolve, validation];
   }

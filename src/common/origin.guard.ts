@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError } from '../common/domain-error.js';
+import { DomainError } from './domain-error.js';
 
 /**
  * DNS-rebinding protection for the MCP endpoint (MCP transport spec: servers MUST validate Origin). Runs before
@@ -18,7 +18,9 @@ export class OriginGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const { headers } = context.switchToHttp().getRequest<FastifyRequest>();
+    const { headers, url } = context.switchToHttp().getRequest<FastifyRequest>();
+    // Only the MCP endpoint is browser-reachable with ambient trust; probes send arbitrary Host headers.
+    if (!url.startsWith('/mcp')) return true;
     if (!this.hosts.has('*') && !this.hosts.has(hostnameOf(headers.host))) {
       throw new DomainError('FORBIDDEN_HOST', 'Host header not allowed');
     }

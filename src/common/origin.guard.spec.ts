@@ -1,10 +1,12 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { loadConfig } from '../config/app-config.js';
-import { DomainError } from '../common/domain-error.js';
+import { DomainError } from './domain-error.js';
 import { OriginGuard } from './origin.guard.js';
 
 function contextWith(headers: Record<string, string>): ExecutionContext {
-  return { switchToHttp: () => ({ getRequest: () => ({ headers }) }) } as unknown as ExecutionContext;
+  return {
+    switchToHttp: () => ({ getRequest: () => ({ headers, url: '/mcp' }) }),
+  } as unknown as ExecutionContext;
 }
 
 describe('OriginGuard', () => {

@@ -1,0 +1,32 @@
+import type { EntityManager } from 'typeorm';
+
+/** What a caller tells the audit trail. The audit module fills time and id. See ARCHITECTURE §2 `audit_event`. */
+export interface AuditEventInput {
+  kind: 'tool_call' | 'denied' | 'admin' | 'state_change';
+  agentId?: string;
+  clientId?: string;
+  requestId?: string;
+  sessionId?: string;
+  toolName?: string;
+  toolVersion?: string;
+  /** success | tool_error | invalid_arguments | denied_scope | denied_grant | rate_limited | unknown_tool | error, or an admin/state action name */
+  outcome: string;
+  errorCode?: string;
+  durationMs?: number;
+  paramBytes?: number;
+  resultBytes?: number;
+  paramsSha256?: string;
+  remoteAddr?: string;
+  userAgent?: string;
+  /** Small, non-secret detail (e.g. the state key and new version, the admin action's target). */
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * The port other modules use to write the audit trail (implemented and provided globally by AuditModule).
+ * `recordInTransaction` writes inside the caller's transaction, so a state change and its audit row commit together.
+ */
+export abstract class AuditRecorder {
+  abstract record(event: AuditEventInput): Promise<void>;
+  abstract recordInTransaction(manager: EntityManager, event: AuditEventInput): Promise<void>;
+}
