@@ -1,0 +1,82 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import { principalOf, type Principal } from '../common/principal.js';
+import { AuthChallenges } from './challenge.js';
+import { isPublic } from './public.decorator.js';
+import { REQUIRED_SCOPES } from './require-scopes.decorator.js';
+import { toolCallNames, toolScope } from './scopes.js';
+
+/** The MCP endpoint's route (Fastify's route pattern, so query strings and trailing parts do not matter). */
+const MCP_ROUTE = '/mcp';
+
+/**
+ * Scopes, a global guard after authentication (so the order is Origin 403 → 401 → scope 403):
+ * - routes marked `@RequireScopes(...)` need every listed scope;
+ * - `POST /mcp` carrying `tools/call` of tool X needs `tool:X`. The JSON-RPC body is parsed before guards run, so
+ *   the 403 challenge goes out before the MCP transport starts any stream. Each denied call is audited.
+ * The tool pipeline checks scope and grant again on every call; this guard is what gives clients the HTTP 403
+ * `insufficient_scope` challenge that triggers step-up authorization.
+ */
+@Injectable()
+export class ScopeGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly challenges: AuthChallenges,
+    private readonly audit: AuditRecorder,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext('auth');
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (isPublic(this.reflector, context) || context.getType() !== 'http') return true;
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const principal = principalOf(req);
+
+    const required = this.reflector.getAllAndMerge<string[]>(REQUIRED_SCOPES, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (required.some((scope) => !principal.scopes.has(scope))) {
+      throw this.challenges.insufficientScope([...new Set(required)]);
+    }
+
+    if (req.method === 'POST' && req.routeOptions.url === MCP_ROUTE) {
+      const tools = toolCallNames(req.body);
+      const denied = tools.filter((name) => !principal.scopes.has(toolScope(name)));
+      if (denied.length) {
+        await this.recordDenials(req, principal, denied);
+        throw this.challenges.insufficientScope(tools.map(toolScope));
+      }
+    }
+    return true;
+  }
+
+  private async recordDenials(req: FastifyRequest, principal: Principal, tools: string[]): Promise<void> {
+    const userAgent = req.headers['user-agent'];
+    for (const toolName of tools) {
+      try {
+        await this.audit.record({
+          kind: 'denied',
+          outcome: 'denied_scope',
+          agentId: principal.agentId,
+          clientId: principal.clientId,
+          requestId: String(req.id),
+          toolName,
+          errorCode: 'INSUFFICIENT_SCOPE',
+          remoteAddr: req.ip,
+          userAgent,
+        });
+      } catch (error) {
+        // The call is denied either way; a lost audit row must be loud.
+        this.logger.error(
+          { err: error, requestId: String(req.id), tool: toolName },
+          'cannot audit a scope denial',
+        );
+      }
+    }
+  }
+}

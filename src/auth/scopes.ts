@@ -1,0 +1,48 @@
+/** Scope names: `tool:<name>` lets a token call (and see) a tool; `mcp:admin` opens `/admin`. No hierarchies. */
+export const ADMIN_SCOPE = 'mcp:admin';
+export const TOOL_SCOPE_PREFIX = 'tool:';
+
+export function toolScope(toolName: string): string {
+  return `${TOOL_SCOPE_PREFIX}${toolName}`;
+}
+
+/** RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`: safe to put inside a challenge's quotes. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+export function isScopeToken(value: string): boolean {
+  return SCOPE_TOKEN.test(value);
+}
+
+/**
+ * The scopes a token grants: the space-separated `scope` claim (RFC 9068, Auth0, Keycloak, oidc-provider) and/or
+ * `scp` (Entra ID: a space-separated string; Okta: an array). Anything that is not a scope token is ignored.
+ */
+export function scopesOf(claims: Record<string, unknown>): Set<string> {
+  const scopes = new Set<string>();
+  const add = (value: unknown) => {
+    if (typeof value === 'string' && isScopeToken(value)) scopes.add(value);
+  };
+  for (const claim of [claims.scope, claims.scp]) {
+    if (typeof claim === 'string') claim.split(' ').forEach(add);
+    else if (Array.isArray(claim)) claim.forEach(add);
+  }
+  return scopes;
+}
+
+/**
+ * Names of the tools a JSON-RPC body (one message or a batch) calls with `tools/call`. Names that cannot be a
+ * scope (not a string, or characters a scope may not contain) are left out: no tool can have such a name (the
+ * registry refuses it), so the MCP layer answers them as unknown tools.
+ */
+export function toolCallNames(body: unknown): string[] {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  const names = new Set<string>();
+  for (const message of messages) {
+    if (typeof message !== 'object' || message === null) continue;
+    const { method, params } = message as { method?: unknown; params?: unknown };
+    if (method !== 'tools/call' || typeof params !== 'object' || params === null) continue;
+    const name = (params as { name?: unknown }).name;
+    if (typeof name === 'string' && isScopeToken(toolScope(name))) names.add(name);
+  }
+  return [...names];
+}

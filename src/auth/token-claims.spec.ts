@@ -1,0 +1,88 @@
+import { TokenRejectedError } from './auth.errors.js';
+import { normalizeAudience, principalFromClaims } from './token-claims.js';
+
+const RESOURCE = 'https://mcp.example.com/mcp';
+const policy = { audiences: [RESOURCE], agentClaim: 'sub' };
+const exp = Math.floor(Date.now() / 1000) + 300;
+const valid = {
+  iss: 'https://idp',
+  aud: RESOURCE,
+  sub: 'alice',
+  client_id: 'app',
+  jti: 'j1',
+  exp,
+  scope: 'tool:echo',
+};
+
+function rejection(claims: Record<string, unknown>, p = policy): string {
+  try {
+    principalFromClaims(claims, p);
+  } catch (error) {
+    expect(error).toBeInstanceOf(TokenRejectedError);
+    return (error as TokenRejectedError).reason;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('principalFromClaims', () => {
+  it('yields agent, client, scopes, token id and expiry', () => {
+    expect(principalFromClaims(valid, policy)).toEqual({
+      agentId: 'alice',
+      clientId: 'app',
+      scopes: new Set(['tool:echo']),
+      tokenId: 'j1',
+      expiresAt: exp * 1000,
+    });
+  });
+
+  it('takes the agent from AUTH_AGENT_CLAIM and the client from azp when client_id is absent', () => {
+    const { client_id: _c, ...rest } = valid;
+    const principal = principalFromClaims(
+      { ...rest, azp: 'kc-client', agent: 'bot-7' },
+      { ...policy, agentClaim: 'agent' },
+    );
+    expect(principal).toMatchObject({ agentId: 'bot-7', clientId: 'kc-client' });
+  });
+
+  it('accepts an audience array containing the resource, and uppercase scheme and host', () => {
+    expect(principalFromClaims({ ...valid, aud: ['https://other.example', RESOURCE] }, policy).agentId).toBe(
+      'alice',
+    );
+    expect(principalFromClaims({ ...valid, aud: 'HTTPS://MCP.EXAMPLE.COM:443/mcp' }, policy).agentId).toBe(
+      'alice',
+    );
+  });
+
+  it('rejects other audiences, a different path case, and tokens without aud', () => {
+    expect(rejection({ ...valid, aud: 'https://mcp.example.com/other' })).toBe('audience');
+    expect(rejection({ ...valid, aud: 'https://mcp.example.com/MCP' })).toBe('audience');
+    expect(rejection({ ...valid, aud: 'https://mcp.example.com' })).toBe('audience');
+    expect(rejection({ ...valid, aud: undefined })).toBe('audience');
+    expect(rejection({ ...valid, aud: [42] })).toBe('audience');
+  });
+
+  it('rejects tokens without exp, jti or agent, and ID tokens', () => {
+    expect(rejection({ ...valid, exp: undefined })).toBe('no exp');
+    expect(rejection({ ...valid, jti: undefined })).toBe('no jti');
+    expect(rejection({ ...valid, jti: 'x'.repeat(256) })).toBe('no jti');
+    expect(rejection({ ...valid, sub: '' })).toBe('no sub');
+    expect(rejection({ ...valid, sub: 42 })).toBe('no sub');
+    expect(rejection({ ...valid, nonce: 'n' })).toBe('id token');
+    expect(rejection({ ...valid, at_hash: 'h' })).toBe('id token');
+  });
+
+  it("uses Entra ID's uti as the token id when there is no jti", () => {
+    expect(principalFromClaims({ ...valid, jti: undefined, uti: 'entra-1' }, policy).tokenId).toBe('entra-1');
+  });
+});
+
+describe('normalizeAudience', () => {
+  it('normalises http(s) URLs and leaves other identifiers alone', () => {
+    expect(normalizeAudience('HTTPS://Example.COM:443/Path#frag')).toBe('https://example.com/Path');
+    expect(normalizeAudience('http://localhost:80/mcp')).toBe('http://localhost/mcp');
+    expect(normalizeAudience('api://6e1c-GUID')).toBe('api://6e1c-GUID');
+    expect(normalizeAudience('6e1c3f2a-0000-4000-8000-000000000000')).toBe(
+      '6e1c3f2a-0000-4000-8000-000000000000',
+    );
+  });
+});
