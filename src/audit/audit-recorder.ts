@@ -3,6 +3,8 @@ import type { EntityManager } from 'typeorm';
 /** What a caller tells the audit trail. The audit module fills time and id. See ARCHITECTURE §2 `audit_event`. */
 export interface AuditEventInput {
   kind: 'tool_call' | 'denied' | 'admin' | 'state_change';
+  /** When it happened (default: when `record` is called). */
+  occurredAt?: Date;
   agentId?: string;
   clientId?: string;
   requestId?: string;

@@ -1,0 +1,200 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadOrCreateDevKey, mintDevToken } from '../../src/auth/dev-keys.js';
+import { loadConfig } from '../../src/config/app-config.js';
+import { createTestDatabase, databaseKind, type TestDatabase } from '../utils/database.js';
+
+const run = promisify(execFile);
+const AGENT = 'crash-agent';
+const WORKERS = 16;
+/** Kill once this many calls were acknowledged (or after KILL_AFTER_MS, whichever comes first). */
+const KILL_AT_SUCCESSES = 150;
+const KILL_AFTER_MS = 8000;
+
+/**
+ * Durability under a crash: the built server (`node dist/src/main.js`) serves concurrent tools/call load and is
+ * killed with SIGKILL mid-load. After a restart on the same data, every call that got a success response has
+ * exactly one audit row (matched by its request id), and no call has two.
+ */
+describe(`audit trail survives SIGKILL under load (${databaseKind})`, () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  let env: Record<string, string>;
+  let server: ChildProcess | undefined;
+  let baseUrl: string;
+  let output = '';
+
+  beforeAll(async () => {
+    await buildIfStale();
+    database = await createTestDatabase();
+    dataDir = await mkdtemp(join(tmpdir(), 'mcp-crash-'));
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    env = {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      PUBLIC_URL: baseUrl,
+      DATA_DIR: dataDir,
+      RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+      ...(database.url && { DATABASE_URL: database.url, MIGRATIONS_RUN: 'true' }),
+    };
+    // Bootstrap the grant with the ops CLI before the server owns the (embedded) database.
+    await run(process.execPath, ['dist/src/permissions/grant.cli.js', '--agent', AGENT, '--tool', 'echo'], {
+      env,
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    server?.kill('SIGKILL');
+    await database?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function start(): Promise<void> {
+    output = '';
+    server = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (server.exitCode !== null) throw new Error(`server exited (${server.exitCode}):\n${output}`);
+      const ready = await fetch(`${baseUrl}/health/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`server not ready after 60 s:\n${output}`);
+  }
+
+  async function kill(): Promise<void> {
+    const child = server!;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  it('has an audit row for every acknowledged call after a SIGKILL, and none twice', async () => {
+    const config = loadConfig(env);
+    const key = await loadOrCreateDevKey(config.auth.devKeyDir);
+    const token = (scopes: string[]) =>
+      mintDevToken(config.auth, key, { agent: AGENT, scopes, ttlSeconds: 600 });
+    const callerToken = await token(['tool:echo']);
+
+    await start();
+    const acknowledged: string[] = [];
+    let failed = 0;
+    let next = 0;
+    let stop = false;
+    const call = async (requestId: string): Promise<boolean> => {
+      const res = await fetch(`${baseUrl}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${callerToken}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+          'x-request-id': requestId,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { text: requestId } },
+        }),
+      });
+      if (res.status !== 200) return false;
+      const body = (await res.json()) as {
+        result?: { isError?: boolean; structuredContent?: { text?: string } };
+      };
+      return body.result?.isError !== true && body.result?.structuredContent?.text === requestId;
+    };
+    const worker = async () => {
+      while (!stop) {
+        const requestId = `crash-${next++}`;
+        const ok = await call(requestId).catch(() => false);
+        if (ok) acknowledged.push(requestId);
+        else failed++;
+      }
+    };
+    const load = Array.from({ length: WORKERS }, worker);
+    const started = Date.now();
+    while (acknowledged.length < KILL_AT_SUCCESSES && Date.now() - started < KILL_AFTER_MS) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Group commit under this load, as the server itself reports it.
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    await kill(); // mid-load: requests are in flight
+    stop = true;
+    await Promise.all(load);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(20);
+    expect(failed).toBeGreaterThan(0); // the in-flight calls the kill cut off
+
+    await start();
+    const adminToken = await token(['mcp:admin']);
+    const res = await fetch(`${baseUrl}/admin/audit/export?agent=${AGENT}&kind=tool_call`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+    const rows = (await res.text())
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { requestId: string; outcome: string; toolName: string });
+    const perRequest = new Map<string, number>();
+    for (const row of rows) perRequest.set(row.requestId, (perRequest.get(row.requestId) ?? 0) + 1);
+
+    const missing = acknowledged.filter((id) => !perRequest.has(id));
+    const duplicated = [...perRequest].filter(([, n]) => n > 1).map(([id]) => id);
+    expect(missing).toEqual([]);
+    expect(duplicated).toEqual([]);
+    const byId = new Map(rows.map((r) => [r.requestId, r]));
+    expect(
+      acknowledged.every((id) => byId.get(id)?.outcome === 'success' && byId.get(id)?.toolName === 'echo'),
+    ).toBe(true);
+
+    const sum = Number(/^mcp_audit_flush_rows_sum (\S+)$/m.exec(metrics)?.[1]);
+    const count = Number(/^mcp_audit_flush_rows_count (\S+)$/m.exec(metrics)?.[1]);
+    expect(count).toBeGreaterThan(0);
+    console.info(
+      `crash test (${databaseKind}): ${acknowledged.length} acknowledged, ${failed} cut off, ${rows.length} rows ` +
+        `after restart, 0 missing; audit flushes before the kill: ${count}, mean batch ${(sum / count).toFixed(2)} rows`,
+    );
+    await kill();
+  }, 300_000);
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The crash test runs the built server: (re)build when any source is newer than dist/src/main.js. */
+async function buildIfStale(): Promise<void> {
+  const built = await stat('dist/src/main.js').then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
+  const newest = Math.max(await newestMtime('src'), await newestMtime('migrations'));
+  if (newest > built) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { timeout: 240_000 });
+}
+
+async function newestMtime(dir: string): Promise<number> {
+  let newest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith('.ts')) {
+      newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
+    }
+  }
+  return newest;
+}
