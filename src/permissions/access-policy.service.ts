@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../common/principal.js';
+import { PermissionsService } from './permissions.service.js';
+
+export interface ToolRef {
+  name: string;
+  version: string;
+}
+
+export type AccessDecision = { allowed: true } | { allowed: false; reason: 'scope' | 'grant' };
+
+export const toolScope = (toolName: string) => `tool:${toolName}`;
+
+/** Resources and prompts share the tool permission model under their own key, e.g. `resource:docs.readme`. */
+export type FeatureKind = 'resource' | 'prompt';
+
+/**
+ * The scope a token needs for a resource or prompt, which is also the key of its grant: `permission_grant.tool_name`
+ * holds `resource:<name>` / `prompt:<name>` (no tool can be named so: tool names have no `:`), `tool_version` null.
+ */
+export const featureKey = (kind: FeatureKind, name: string) => `${kind}:${name}`;
+
+/**
+ * The one place that decides "may this agent call this tool now": the token must carry `tool:<name>` AND the
+ * agent must hold a grant in force. `tools/list` and `tools/call` both ask here.
+ */
+@Injectable()
+export class AccessPolicy {
+  constructor(private readonly permissions: PermissionsService) {}
+
+  async decide(principal: Principal, tool: ToolRef): Promise<AccessDecision> {
+    if (!principal.scopes.has(toolScope(tool.name))) return { allowed: false, reason: 'scope' };
+    const granted = await this.permissions.isGranted(principal.agentId, tool.name, tool.version);
+    return granted ? { allowed: true } : { allowed: false, reason: 'grant' };
+  }
+
+  /** The subset of `tools` the principal may call now (one query for all of them). */
+  async callable<T extends ToolRef>(principal: Principal, tools: T[]): Promise<T[]> {
+    const inScope = tools.filter((t) => principal.scopes.has(toolScope(t.name)));
+    if (inScope.length === 0) return [];
+    const grants = await this.permissions.grantedTools(principal.agentId);
+    return inScope.filter((t) =>
+      grants.some((g) => g.toolName === t.name && (g.toolVersion === null || g.toolVersion === t.version)),
+    );
+  }
+
+  /** May this agent read this resource / get this prompt now? Scope `<kind>:<name>` AND a grant for that key. */
+  async decideFeature(principal: Principal, kind: FeatureKind, name: string): Promise<AccessDecision> {
+    const key = featureKey(kind, name);
+    if (!principal.scopes.has(key)) return { allowed: false, reason: 'scope' };
+    // A feature grant has no version; '' matches only grants with tool_version NULL.
+    const granted = await this.permissions.isGranted(principal.agentId, key, '');
+    return granted ? { allowed: true } : { allowed: false, reason: 'grant' };
+  }
+
+  /** The subset of resources or prompts the principal may use now, for the list methods (one query). */
+  async visibleFeatures<T extends { name: string }>(
+    principal: Principal,
+    kind: FeatureKind,
+    items: T[],
+  ): Promise<T[]> {
+    const inScope = items.filter((i) => principal.scopes.has(featureKey(kind, i.name)));
+    if (inScope.length === 0) return [];
+    const granted = new Set(
+      (await this.permissions.grantedTools(principal.agentId))
+        .filter((g) => g.toolVersion === null)
+        .map((g) => g.toolName),
+    );
+    return inScope.filter((i) => granted.has(featureKey(kind, i.name)));
+  }
+}

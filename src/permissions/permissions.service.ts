@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { PermissionGrantEntity } from './permission-grant.entity.js';
+
+export interface GrantInput {
+  agentId: string;
+  toolName: string;
+  toolVersion?: string | null;
+  expiresAt?: Date | null;
+  grantedBy: string;
+}
+
+export interface GrantFilter {
+  agentId?: string;
+  toolName?: string;
+  /** Only grants that are neither revoked nor expired. */
+  active?: boolean;
+}
+
+/** A condition for SQL: the grant is in force now (database clock, so every replica agrees). */
+const ACTIVE = `g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > now())`;
+
+/**
+ * Grants live in PostgreSQL and are read on every decision: never cached, so an expiry, a revocation or a new
+ * grant takes effect on the very next call on every replica.
+ */
+@Injectable()
+export class PermissionsService {
+  constructor(
+    @InjectRepository(PermissionGrantEntity) private readonly grants: Repository<PermissionGrantEntity>,
+  ) {}
+
+  async grant(input: GrantInput): Promise<PermissionGrantEntity> {
+    return this.grants.save(
+      this.grants.create({
+        agentId: input.agentId,
+        toolName: input.toolName,
+        toolVersion: input.toolVersion ?? null,
+        expiresAt: input.expiresAt ?? null,
+        grantedBy: input.grantedBy,
+      }),
+    );
+  }
+
+  /** Revokes one grant; false when it does not exist or was already revoked. */
+  async revoke(id: string, revokedBy: string): Promise<boolean> {
+    const { affected } = await this.grants
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()', revokedBy })
+      .where('id = :id AND revoked_at IS NULL', { id })
+      .execute();
+    return (affected ?? 0) > 0;
+  }
+
+  async find(id: string): Promise<PermissionGrantEntity | null> {
+    return this.grants.findOneBy({ id });
+  }
+
+  async list(filter: GrantFilter = {}, limit = 500): Promise<PermissionGrantEntity[]> {
+    const query = this.grants.createQueryBuilder('g').orderBy('g.granted_at', 'DESC').limit(limit);
+    if (filter.agentId) query.andWhere('g.agent_id = :agentId', { agentId: filter.agentId });
+    if (filter.toolName) query.andWhere('g.tool_name = :toolName', { toolName: filter.toolName });
+    if (filter.active) query.andWhere(ACTIVE);
+    return query.getMany();
+  }
+
+  /** Is there a grant in force for this agent, tool and version? One indexed query. */
+  async isGranted(agentId: string, toolName: string, toolVersion: string): Promise<boolean> {
+    const rows: unknown[] = await this.grants.query(
+      `SELECT 1 FROM permission_grant g
+        WHERE g.agent_id = $1 AND g.tool_name = $2 AND (g.tool_version IS NULL OR g.tool_version = $3) AND ${ACTIVE}
+        LIMIT 1`,
+      [agentId, toolName, toolVersion],
+    );
+    return rows.length > 0;
+  }
+
+  /** The `name@version` pairs (version null = any) this agent holds a grant for now. */
+  async grantedTools(agentId: string): Promise<{ toolName: string; toolVersion: string | null }[]> {
+    const rows: { tool_name: string; tool_version: string | null }[] = await this.grants.query(
+      `SELECT DISTINCT g.tool_name, g.tool_version FROM permission_grant g WHERE g.agent_id = $1 AND ${ACTIVE}`,
+      [agentId],
+    );
+    return rows.map((r) => ({ toolName: r.tool_name, toolVersion: r.tool_version }));
+  }
+}

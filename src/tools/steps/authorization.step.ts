@@ -1,0 +1,28 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../../common/domain-error.js';
+import { AccessPolicy, toolScope } from '../../permissions/access-policy.service.js';
+import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
+import type { ToolResult } from '../tool.types.js';
+
+/**
+ * Scope AND grant, checked against the database on every call (never cached). The HTTP scope guard has
+ * already answered 403 for a missing scope on POST; this also covers every other path into the pipeline.
+ */
+@Injectable()
+export class AuthorizationStep implements ToolStep {
+  constructor(private readonly policy: AccessPolicy) {}
+
+  async run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult> {
+    const tool = invocation.tool!;
+    const decision = await this.policy.decide(invocation.ctx.principal, tool);
+    if (!decision.allowed) {
+      if (decision.reason === 'scope') {
+        throw new DomainError('INSUFFICIENT_SCOPE', `Token lacks scope ${toolScope(tool.name)}`, {
+          scope: toolScope(tool.name),
+        });
+      }
+      throw new DomainError('GRANT_DENIED', `Agent has no active grant for tool ${tool.name}`, { tool: tool.name });
+    }
+    return next();
+  }
+}

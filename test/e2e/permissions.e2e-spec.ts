@@ -1,0 +1,115 @@
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { startApp, type TestApp } from '../utils/app.js';
+import { databaseKind } from '../utils/database.js';
+import { connectClient } from '../utils/mcp-client.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe(`grants through MCP and the admin API (${databaseKind})`, () => {
+  let app: TestApp;
+  let admin: Record<string, string>;
+  beforeAll(async () => {
+    app = await startApp();
+    admin = { ...(await app.bearer('ops', ['mcp:admin'])), 'content-type': 'application/json' };
+  });
+  afterAll(() => app.close());
+
+  const adminFetch = (path: string, init: RequestInit = {}) =>
+    fetch(`${app.baseUrl}${path}`, { ...init, headers: { ...admin, ...(init.headers as object) } });
+
+  async function createGrant(body: object) {
+    const res = await adminFetch('/admin/grants', { method: 'POST', body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  it('shows two agents different tools/list results, from their grants', async () => {
+    await app.grant('list-a', 'echo');
+    const a = await connectClient(app.mcpUrl, await app.bearer('list-a', ['tool:echo']));
+    const b = await connectClient(app.mcpUrl, await app.bearer('list-b', ['tool:echo']));
+    expect((await a.listTools()).tools.map((t) => t.name)).toEqual(['echo']);
+    expect((await b.listTools()).tools).toEqual([]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('denies a call without a grant with a JSON-RPC error that is not insufficient_scope', async () => {
+    const client = await connectClient(app.mcpUrl, await app.bearer('no-grant', ['tool:echo']));
+    const call = client.callTool({ name: 'echo', arguments: { text: 'x' } });
+    await expect(call).rejects.toBeInstanceOf(McpError);
+    await expect(call).rejects.toMatchObject({ code: -32003, data: { code: 'GRANT_DENIED', tool: 'echo' } });
+    await client.close();
+  });
+
+  it('applies grant expiry, revocation and re-grant on the very next request', async () => {
+    const headers = await app.bearer('lifecycle', ['tool:echo']);
+    const client = await connectClient(app.mcpUrl, headers);
+    const call = () => client.callTool({ name: 'echo', arguments: { text: 'ping' } });
+
+    const expiring = await createGrant({
+      agentId: 'lifecycle',
+      toolName: 'echo',
+      expiresAt: new Date(Date.now() + 1500).toISOString(),
+    });
+    expect(expiring.status).toBe(201);
+    expect((await call()).structuredContent).toEqual({ text: 'ping' });
+    await sleep(1600);
+    await expect(call()).rejects.toMatchObject({ data: { code: 'GRANT_DENIED' } });
+
+    const lasting = await createGrant({ agentId: 'lifecycle', toolName: 'echo' });
+    expect((await call()).structuredContent).toEqual({ text: 'ping' });
+
+    const revoked = await adminFetch(`/admin/grants/${String(lasting.body.id)}`, { method: 'DELETE' });
+    expect(revoked.status).toBe(204);
+    await expect(call()).rejects.toMatchObject({ data: { code: 'GRANT_DENIED' } });
+    expect((await client.listTools()).tools).toEqual([]);
+
+    await createGrant({ agentId: 'lifecycle', toolName: 'echo' });
+    expect((await call()).structuredContent).toEqual({ text: 'ping' });
+    await client.close();
+  });
+
+  it('lists grants with filters', async () => {
+    await createGrant({ agentId: 'lister', toolName: 'echo' });
+    const res = await adminFetch('/admin/grants?agentId=lister&active=true');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([
+      expect.objectContaining({ agentId: 'lister', toolName: 'echo', grantedBy: 'ops' }),
+    ]);
+  });
+
+  it.each([
+    [{ toolName: 'echo' }, 'agentId'],
+    [{ agentId: 'x', toolName: 'echo', expiresAt: 'tomorrow' }, 'expiresAt'],
+    [{ agentId: 'x', toolName: 'echo', expiresAt: '2001-01-01T00:00:00Z' }, 'must be in the future'],
+    [{ agentId: 'x', toolName: 'echo', extra: true }, 'extra'],
+    [{ agentId: 'x', toolName: 'no.such-tool' }, 'Unknown tool'],
+  ])('rejects a bad grant %j with a 400 that names the problem', async (body, mentions) => {
+    const { status, body: error } = await createGrant(body);
+    expect(status).toBe(400);
+    expect(error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining(mentions) });
+  });
+
+  it('answers 404 for revoking an unknown grant and 400 for a malformed id', async () => {
+    const missing = await adminFetch('/admin/grants/00000000-0000-4000-8000-000000000000', {
+      method: 'DELETE',
+    });
+    expect(missing.status).toBe(404);
+    expect((await adminFetch('/admin/grants/not-a-uuid', { method: 'DELETE' })).status).toBe(400);
+  });
+
+  it('requires mcp:admin for the admin API', async () => {
+    const agent = await app.bearer('agent', ['tool:echo']);
+    const res = await fetch(`${app.baseUrl}/admin/grants`, { headers: agent });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
+    expect((await fetch(`${app.baseUrl}/admin/grants`)).status).toBe(401);
+  });
+
+  it('lists the tool catalog and serves the OpenAPI description', async () => {
+    const tools = (await (await adminFetch('/admin/tools')).json()) as { name: string; scope: string }[];
+    expect(tools).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'echo', scope: 'tool:echo' })]),
+    );
+    const openApi = (await (await fetch(`${app.baseUrl}/docs`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(openApi.paths)).toEqual(expect.arrayContaining(['/admin/grants', '/admin/tools']));
+  });
+});
