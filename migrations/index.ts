@@ -1,4 +1,19 @@
 /** Every migration, in order. Listed as classes so the same list works compiled (dist/) and under ts-jest. */
 import type { MigrationInterface } from 'typeorm';
+import { PermissionGrant1764200000000 } from './1764200000000-PermissionGrant.js';
+import { RevokedToken1764200001000 } from './1764200001000-RevokedToken.js';
+import { AgentState1764200002000 } from './1764200002000-AgentState.js';
+import { IdempotencyRecord1764200002500 } from './1764200002500-IdempotencyRecord.js';
+import { AuditEvent1764200003000 } from './1764200003000-AuditEvent.js';
+import { ToolSwitch1764200004000 } from './1764200004000-ToolSwitch.js';
+import { McpSession1764200005000 } from './1764200005000-McpSession.js';
 
-export const migrations: (new () => MigrationInterface)[] = [];
+export const migrations: (new () => MigrationInterface)[] = [
+  PermissionGrant1764200000000,
+  RevokedToken1764200001000,
+  AgentState1764200002000,
+  IdempotencyRecord1764200002500,
+  AuditEvent1764200003000,
+  ToolSwitch1764200004000,
+  McpSession1764200005000,
+];

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { DomainError } from './common/domain-error.js';
+import { Lifecycle } from './health/lifecycle.service.js';
 import { type AppConfig } from './config/app-config.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -26,6 +28,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true,
+    abortOnError: false, // throw instead of process.exit: main.ts reports, tests see the error
     bodyParser: false, // JSON only, with our parser below
   });
   app.useLogger(app.get(Logger));
@@ -39,7 +42,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       done(new DomainError('PARSE_ERROR', 'Body is not valid JSON'), undefined);
     }
   });
-  app.enableShutdownHooks();
   app
     .getHttpAdapter()
     .getInstance()
@@ -47,6 +49,42 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     .addHook('onRequest', async (request, reply) => {
       reply.raw.setHeader('x-request-id', request.id);
     });
+  const openApi = new DocumentBuilder()
+    .setTitle('mcp-production admin API')
+    .setDescription('Operator REST API. Every route needs a bearer token with scope `mcp:admin`.')
+    .addBearerAuth()
+    .build();
+  // The OpenAPI JSON at /docs (no bundled UI: paste the URL into any OpenAPI viewer).
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), {
+    ui: false,
+    raw: ['json'],
+    jsonDocumentUrl: 'docs',
+  });
   await app.init();
   return app;
+}
+
+/**
+ * Graceful shutdown on SIGTERM/SIGINT: readiness turns 503 at once, new traffic keeps being served for
+ * `SHUTDOWN_DRAIN_DELAY_MS` (while the load balancer notices), then the listener closes, in-flight calls finish,
+ * shutdown hooks flush the audit queue and close pools, and the process exits 0 — or 1 after the grace period.
+ */
+export function shutdownOnSignals(app: NestFastifyApplication, config: AppConfig): void {
+  let started = false;
+  const shutdown = async (signal: string) => {
+    if (started) return;
+    started = true;
+    const logger = app.get(Logger);
+    logger.log(`${signal} received: draining`, 'shutdown');
+    app.get(Lifecycle).beginDrain();
+    const { drainDelayMs, graceMs } = config.shutdown;
+    setTimeout(() => {
+      logger.error(`still busy after ${graceMs} ms of grace: exiting`, undefined, 'shutdown');
+      process.exit(1);
+    }, drainDelayMs + graceMs).unref();
+    await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+    await app.close();
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT']) process.once(signal, () => void shutdown(signal));
 }

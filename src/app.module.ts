@@ -1,13 +1,22 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { LoggerModule } from './common/logging/logger.module.js';
 import { AppConfig } from './config/app-config.js';
+import { AdminModule } from './admin/admin.module.js';
+import { AuditModule } from './audit/audit.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { BearerAuthGuard } from './auth/bearer-auth.guard.js';
+import { ScopeGuard } from './auth/scope.guard.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { McpModule } from './mcp/mcp.module.js';
+import { HttpTimingInterceptor } from './metrics/http-timing.interceptor.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { OriginGuard } from './common/origin.guard.js';
+import { RateLimitGuard } from './resilience/rate-limit.guard.js';
+import { RateLimitModule } from './resilience/rate-limit.module.js';
 import { ToolPacksModule } from './tool-modules/tool-packs.module.js';
 import { ToolsModule } from './tools/tools.module.js';
 
@@ -21,15 +30,25 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggerModule,
         DatabaseModule,
+        AuditModule,
+        AuthModule,
+        MetricsModule,
         HealthModule,
         ToolsModule,
         ToolPacksModule.forRoot(config.mcp.toolPacks),
         McpModule,
+        AdminModule,
+        RateLimitModule,
       ],
-      // Global guards run in this order: Origin/Host (403) → authentication (401) → scopes (403).
+      // Global guards run in this order: Origin/Host (403) → authentication (401) → scopes (403)
+      // → rate limits (429; keyed on the authenticated agent, so it must stay after authentication).
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
         { provide: APP_GUARD, useClass: OriginGuard },
+        { provide: APP_GUARD, useExisting: BearerAuthGuard },
+        { provide: APP_GUARD, useExisting: ScopeGuard },
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
+        { provide: APP_INTERCEPTOR, useClass: HttpTimingInterceptor },
       ],
     };
   }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createApp } from './app.factory.js';
+import { createApp, shutdownOnSignals } from './app.factory.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 
 let config;
@@ -11,4 +11,5 @@ try {
   process.exit(1);
 }
 const app = await createApp(config);
+shutdownOnSignals(app, config);
 await app.listen({ port: config.http.port, host: config.http.host });

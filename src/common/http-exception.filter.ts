@@ -10,6 +10,15 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   FORBIDDEN_HOST: HttpStatus.FORBIDDEN,
   SESSION_NOT_FOUND: HttpStatus.NOT_FOUND,
   SESSION_LIMIT: HttpStatus.SERVICE_UNAVAILABLE,
+  AUDIT_UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
+  NOT_FOUND: HttpStatus.NOT_FOUND,
+  GRANT_DENIED: HttpStatus.FORBIDDEN,
+  RATE_LIMITED: HttpStatus.TOO_MANY_REQUESTS,
+  RATE_LIMIT_UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
+  UNAUTHENTICATED: HttpStatus.UNAUTHORIZED,
+  INVALID_TOKEN: HttpStatus.UNAUTHORIZED,
+  INSUFFICIENT_SCOPE: HttpStatus.FORBIDDEN,
+  AUTH_UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 /** Errors raised while serving HTTP may add response headers (e.g. `WWW-Authenticate`, `Retry-After`). */
@@ -39,13 +48,19 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (isMcp) {
       reply.status(status).send({
         jsonrpc: '2.0',
-        error: { code: jsonRpcCode(status, code), message, data: { code } },
+        // DomainError details (e.g. `retryAfterSeconds` of RATE_LIMITED) travel in `data` next to the code.
+        error: {
+          code: jsonRpcCode(status, code),
+          message,
+          data: { ...(error instanceof DomainError && error.details), code },
+        },
         id: null,
       });
     } else if (error instanceof HttpException && typeof error.getResponse() === 'object') {
       reply.status(status).send(error.getResponse()); // e.g. terminus health reports keep their own body
     } else {
-      reply.status(status).send({ statusCode: status, code, message });
+      const details = error instanceof DomainError ? error.details : undefined;
+      reply.status(status).send({ statusCode: status, code, message, ...(details && { details }) });
     }
   }
 }

@@ -5,6 +5,10 @@ export interface Principal {
   agentId: string;
   clientId?: string;
   scopes: ReadonlySet<string>;
+  /** The access token's `jti` (its revocation handle), when authenticated by a token. */
+  tokenId?: string;
+  /** When the access token expires (ms since epoch). */
+  expiresAt?: number;
 }
 
 const PRINCIPAL = Symbol('principal');

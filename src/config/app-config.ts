@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -14,6 +15,24 @@ const list = z.string().transform((v) =>
     .filter(Boolean),
 );
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+/** Asymmetric JWS algorithms an access token may use. `none` and HS* (shared secrets) are never accepted. */
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+const algorithmList = list.refine(
+  (algs) => algs.length > 0 && algs.every((a) => (JWT_ALGORITHMS as readonly string[]).includes(a)),
+  `must be a comma-separated list of ${JWT_ALGORITHMS.join(', ')} (none and HS* are never accepted)`,
+);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -35,7 +54,46 @@ const envSchema = z.object({
   MCP_SESSION_MAX: int(1, 1_000_000).default(1000),
   TOOL_PACKS: list.optional(),
 
+  // Authentication (OAuth 2.1 resource server). Cross-variable rules are checked in `authConfig` below.
+  AUTH_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  AUTH_JWKS_URI: z.url({ protocol: /^https?$/ }).optional(),
+  AUTH_AUDIENCE: list.optional(),
+  AUTH_ALGORITHMS: algorithmList.default(['RS256', 'ES256', 'PS256']),
+  AUTH_CLOCK_TOLERANCE_SEC: int(0, 60).default(30),
+  AUTH_REQUIRE_AT_JWT: bool.default(true),
+  AUTH_AGENT_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z_][\w.:-]{0,63}$/, 'must be a claim name')
+    .default('sub'),
+  AUTH_JWKS_COOLDOWN_SEC: int(0, 3600).default(30),
+
+  // A key's UTF-8 form must fit a btree index entry (~2.7 kB), hence the cap of 512 characters.
+  STATE_MAX_KEY_LENGTH: int(1, 512).default(256),
+  STATE_MAX_VALUE_BYTES: int(16, 16 * 1024 * 1024).default(64 * 1024),
+  IDEMPOTENCY_TTL_SECONDS: int(60, 30 * 24 * 3600).default(24 * 3600),
+  IDEMPOTENCY_WAIT_MS: int(0, 60_000).default(5000),
+  IDEMPOTENCY_LEASE_SECONDS: int(1, 24 * 3600).default(300),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 120_000).default(0),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(25_000),
+
+  // Resilience: rate limits, circuit breakers, retries, timeouts (see README "Resilience").
+  RATE_LIMIT_AGENT_PER_MINUTE: int(1, 1_000_000).default(600),
+  RATE_LIMIT_TOOL_PER_MINUTE: int(1, 1_000_000).optional(),
+  RATE_LIMIT_REDIS_FAILURE: z.enum(['open', 'closed']).default('open'),
+  TOOL_TIMEOUT_MS: int(10, 3_600_000).default(30_000),
+  BREAKER_FAILURES: int(1, 10_000).default(5),
+  BREAKER_HALF_OPEN_AFTER_MS: int(10, 3_600_000).default(30_000),
+  RETRY_MAX_ATTEMPTS: int(1, 20).default(3),
+  RETRY_BASE_DELAY_MS: int(1, 60_000).default(100),
+  RETRY_MAX_DELAY_MS: int(1, 600_000).default(2_000),
+  RETRY_MAX_ELAPSED_MS: int(1, 3_600_000).default(10_000),
+
+  AUDIT_ENABLED: bool.default(true),
+  AUDIT_RAW_ARGUMENTS: bool.default(false),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('mcp-production'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -67,6 +125,27 @@ export abstract class AppConfig {
     poolSize: number;
   };
   abstract readonly redisUrl: string | undefined;
+  /** Access-token validation. See README "Security model". */
+  abstract readonly auth: {
+    /** `external`: tokens of `AUTH_ISSUER`; `dev`: tokens signed by the local dev key (never in production). */
+    mode: 'external' | 'dev';
+    /** Exact `iss` accepted (also the PRM `authorization_servers` entry). Dev: `$PUBLIC_URL/dev-auth`. */
+    issuer: string;
+    /** JWKS location; undefined → read `jwks_uri` from the issuer's discovery document. */
+    jwksUri: string | undefined;
+    /** Accepted `aud` values (default: the resource identifier). */
+    audiences: string[];
+    algorithms: JwtAlgorithm[];
+    clockToleranceSec: number;
+    /** Require header `typ: at+jwt` (RFC 9068). */
+    requireAtJwt: boolean;
+    /** Claim naming the agent (default `sub`). */
+    agentClaim: string;
+    /** Least time between two JWKS fetches triggered by an unknown `kid`. */
+    jwksCooldownSec: number;
+    /** Where dev auth keeps its key pair (`$DATA_DIR/dev-auth`). */
+    devKeyDir: string;
+  };
   abstract readonly mcp: {
     sessionMode: 'stateless' | 'stateful';
     sessionIdleTimeoutMs: number;
@@ -74,6 +153,51 @@ export abstract class AppConfig {
     toolPacks: string[] | undefined;
   };
   abstract readonly logLevel: Env['LOG_LEVEL'];
+  abstract readonly shutdown: { drainDelayMs: number; graceMs: number };
+  /** Rate limits, circuit breakers, retries and timeouts of tool calls (decorator options override per tool). */
+  abstract readonly resilience: {
+    /** `tools/call` requests per agent per minute, all tools together. */
+    agentPerMinute: number;
+    /** `tools/call` requests per agent per tool per minute; undefined = no per-tool limit unless a tool sets one. */
+    toolPerMinute: number | undefined;
+    /** What the limiter does when Redis cannot be reached: `open` lets calls through, `closed` refuses them. */
+    redisFailure: 'open' | 'closed';
+    /** Default per-call time budget of a tool (retries included). */
+    toolTimeoutMs: number;
+    breakerFailures: number;
+    breakerHalfOpenAfterMs: number;
+    retryMaxAttempts: number;
+    retryBaseDelayMs: number;
+    retryMaxDelayMs: number;
+    retryMaxElapsedMs: number;
+  };
+  /** Limits of per-agent state (`ctx.state`, the `state.*` tools). */
+  abstract readonly state: {
+    /** Longest key, in characters (Unicode code points). */
+    maxKeyLength: number;
+    /** Largest value, in UTF-8 bytes of its JSON text. */
+    maxValueBytes: number;
+  };
+  /** Idempotency keys on `tools/call` (`_meta["mcp-production/idempotency-key"]`). */
+  abstract readonly idempotency: {
+    /** How long a key is remembered (and its result replayed). */
+    ttlSeconds: number;
+    /** How long a duplicate waits for the first call to finish before `IDEMPOTENCY_IN_PROGRESS`. */
+    waitMs: number;
+    /** After this long an unfinished claim (its server died mid-call) may be taken over by a retry. */
+    leaseSeconds: number;
+  };
+  abstract readonly audit: {
+    /** Write the audit trail (default true). Off only for throwaway development setups. */
+    enabled: boolean;
+    /** Store raw tool arguments in `detail.arguments` (default false: only sizes and a SHA-256). */
+    rawArguments: boolean;
+  };
+  abstract readonly telemetry: {
+    /** OTLP/HTTP base URL of a trace collector; tracing is off when unset. */
+    otlpEndpoint: string | undefined;
+    serviceName: string;
+  };
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
@@ -85,6 +209,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const env = parsed.data;
   const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
   const publicHost = new URL(publicUrl).hostname;
+  const auth = authConfig(env, publicUrl);
   return {
     env: env.NODE_ENV,
     http: {
@@ -105,6 +230,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       poolSize: env.DB_POOL_SIZE,
     },
     redisUrl: env.REDIS_URL,
+    auth,
     mcp: {
       sessionMode: env.MCP_SESSION_MODE,
       sessionIdleTimeoutMs: env.MCP_SESSION_IDLE_TIMEOUT_MS,
@@ -112,5 +238,65 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       toolPacks: env.TOOL_PACKS,
     },
     logLevel: env.LOG_LEVEL,
+    shutdown: { drainDelayMs: env.SHUTDOWN_DRAIN_DELAY_MS, graceMs: env.SHUTDOWN_GRACE_MS },
+    resilience: {
+      agentPerMinute: env.RATE_LIMIT_AGENT_PER_MINUTE,
+      toolPerMinute: env.RATE_LIMIT_TOOL_PER_MINUTE,
+      redisFailure: env.RATE_LIMIT_REDIS_FAILURE,
+      toolTimeoutMs: env.TOOL_TIMEOUT_MS,
+      breakerFailures: env.BREAKER_FAILURES,
+      breakerHalfOpenAfterMs: env.BREAKER_HALF_OPEN_AFTER_MS,
+      retryMaxAttempts: env.RETRY_MAX_ATTEMPTS,
+      retryBaseDelayMs: env.RETRY_BASE_DELAY_MS,
+      retryMaxDelayMs: env.RETRY_MAX_DELAY_MS,
+      retryMaxElapsedMs: env.RETRY_MAX_ELAPSED_MS,
+    },
+    state: { maxKeyLength: env.STATE_MAX_KEY_LENGTH, maxValueBytes: env.STATE_MAX_VALUE_BYTES },
+    idempotency: {
+      ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
+      waitMs: env.IDEMPOTENCY_WAIT_MS,
+      leaseSeconds: env.IDEMPOTENCY_LEASE_SECONDS,
+    },
+    audit: { enabled: env.AUDIT_ENABLED, rawArguments: env.AUDIT_RAW_ARGUMENTS },
+    telemetry: {
+      otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, ''),
+      serviceName: env.OTEL_SERVICE_NAME,
+    },
+  };
+}
+
+/** The `auth` namespace, with the rules that span several variables. */
+function authConfig(env: Env, publicUrl: string): AppConfig['auth'] {
+  const issues: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  if (!env.AUTH_ISSUER && production) {
+    issues.push(
+      'AUTH_ISSUER: required when NODE_ENV=production (the issuer URL of your identity provider); ' +
+        'dev auth (no AUTH_ISSUER) is for development only',
+    );
+  }
+  if (env.AUTH_JWKS_URI && !env.AUTH_ISSUER) {
+    issues.push('AUTH_JWKS_URI: needs AUTH_ISSUER (dev auth serves its own keys)');
+  }
+  for (const name of ['AUTH_ISSUER', 'AUTH_JWKS_URI'] as const) {
+    // Keys fetched over plain HTTP could be swapped in transit: production talks to the IdP over TLS only.
+    if (production && env[name]?.toLowerCase().startsWith('http:')) {
+      issues.push(`${name}: must be an https URL when NODE_ENV=production`);
+    }
+  }
+  if (issues.length) throw new ConfigError(issues);
+  const resource = `${publicUrl}/mcp`;
+  return {
+    mode: env.AUTH_ISSUER ? 'external' : 'dev',
+    // Compared byte for byte with `iss`: never normalised (Auth0 issuers end with a slash, others do not).
+    issuer: env.AUTH_ISSUER ?? `${publicUrl}/dev-auth`,
+    jwksUri: env.AUTH_ISSUER ? env.AUTH_JWKS_URI : `${publicUrl}/dev-auth/jwks.json`,
+    audiences: env.AUTH_AUDIENCE?.length ? env.AUTH_AUDIENCE : [resource],
+    algorithms: env.AUTH_ALGORITHMS as JwtAlgorithm[],
+    clockToleranceSec: env.AUTH_CLOCK_TOLERANCE_SEC,
+    requireAtJwt: env.AUTH_REQUIRE_AT_JWT,
+    agentClaim: env.AUTH_AGENT_CLAIM,
+    jwksCooldownSec: env.AUTH_JWKS_COOLDOWN_SEC,
+    devKeyDir: join(env.DATA_DIR, 'dev-auth'),
   };
 }

@@ -10,9 +10,11 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { PinoLogger } from 'nestjs-pino';
-import { isProtocolError } from '../tools/tool-errors.js';
+import { isProtocolError, jsonRpcCodeOf } from '../tools/tool-errors.js';
 import { ToolInvoker } from '../tools/tool-invoker.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
+import { clientChannel, LogLevelState } from '../tools/client-channel.js';
+import { FEATURE_CAPABILITIES, McpFeatureHandlers } from './feature-handlers.service.js';
 import type { Principal, ToolDefinition } from '../tools/tool.types.js';
 
 export const SERVER_INFO = { name: 'mcp-production', version: '0.1.0' };
@@ -21,6 +23,8 @@ export const SERVER_INFO = { name: 'mcp-production', version: '0.1.0' };
 export interface RequestIdentity {
   principal: Principal;
   requestId: string;
+  remoteAddr?: string;
+  userAgent?: string;
 }
 
 export function authInfoFor(identity: RequestIdentity): AuthInfo {
@@ -46,20 +50,29 @@ export class McpServerFactory {
     private readonly registry: ToolRegistry,
     private readonly invoker: ToolInvoker,
     private readonly logger: PinoLogger,
+    private readonly features: McpFeatureHandlers,
   ) {
     this.logger.setContext('mcp');
   }
 
   create(): Server {
     const server = new Server(SERVER_INFO, {
-      capabilities: { tools: { listChanged: false } },
+      capabilities: { tools: { listChanged: false }, ...FEATURE_CAPABILITIES },
       jsonSchemaValidator: this.validator,
     });
+    // Resources, prompts, completions, logging/setLevel (the level also filters tools' ctx.log()).
+    const logLevel = new LogLevelState();
+    this.features.install(server, logLevel);
 
-    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...this.toolDescriptors().values()] }));
+    // An agent sees exactly the tools it may call now, decided by the same policy as tools/call.
+    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
+      const { principal } = identityOf(extra.authInfo);
+      const callable = await this.invoker.callableTools(principal);
+      return { tools: callable.map((tool) => this.toolDescriptors().get(`${tool.name}@${tool.version}`)!) };
+    });
 
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-      const { principal, requestId } = identityOf(extra.authInfo);
+      const { principal, requestId, remoteAddr, userAgent } = identityOf(extra.authInfo);
       const { name, arguments: args, _meta } = request.params;
       try {
         return await this.invoker.invoke(
@@ -68,13 +81,17 @@ export class McpServerFactory {
             principal,
             requestId,
             sessionId: extra.sessionId,
+            remoteAddr,
+            userAgent,
             signal: extra.signal,
             logger: this.logger.logger.child({ requestId, agentId: principal.agentId, tool: name }),
+            ...clientChannel(server, extra, logLevel),
           },
         );
       } catch (error) {
-        if (isProtocolError(error))
-          throw new McpError(ErrorCode.InvalidParams, error.message, { code: error.code });
+        if (isProtocolError(error)) {
+          throw new McpError(jsonRpcCodeOf(error), error.message, { code: error.code, ...error.details });
+        }
         throw error;
       }
     });
@@ -82,20 +99,43 @@ export class McpServerFactory {
   }
 
   private toolDescriptors(): Map<string, Tool> {
-    this.descriptors ??= new Map(this.registry.all().map((tool) => [tool.name, describe(tool)]));
+    this.descriptors ??= new Map(
+      this.registry.all().map((tool) => [
+        `${tool.name}@${tool.version}`,
+        describe(
+          tool,
+          this.registry.versionsOf(tool.name).map((v) => v.version),
+        ),
+      ]),
+    );
     return this.descriptors;
   }
 }
 
-function describe(tool: ToolDefinition): Tool {
+/**
+ * A version's descriptor, listed under the plain name. `_meta` carries its version, every version a caller may
+ * pin (with `_meta["mcp-production/version"]` on `tools/call`), and for a deprecated version
+ * `{ sunset, replacement }` (also said in the description).
+ */
+function describe(tool: ToolDefinition, versions: string[]): Tool {
+  const deprecated = tool.deprecated && {
+    sunset: tool.deprecated.sunset,
+    replacement: tool.deprecated.replacement,
+  };
   return {
     name: tool.name,
     ...(tool.title && { title: tool.title }),
-    description: tool.description,
+    description: deprecated
+      ? `${tool.description} (Deprecated: stops working on ${deprecated.sunset}; use ${deprecated.replacement}.)`
+      : tool.description,
     inputSchema: tool.inputJsonSchema as Tool['inputSchema'],
     ...(tool.outputJsonSchema && { outputSchema: tool.outputJsonSchema as Tool['outputSchema'] }),
     ...(tool.annotations && { annotations: tool.annotations }),
-    _meta: { 'mcp-production/version': tool.version },
+    _meta: {
+      'mcp-production/version': tool.version,
+      ...(versions.length > 1 && { 'mcp-production/versions': versions }),
+      ...(deprecated && { 'mcp-production/deprecated': deprecated }),
+    },
   };
 }
 

@@ -7,14 +7,15 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { principalOf } from '../common/principal.js';
 import { authInfoFor, McpServerFactory } from './mcp-server.factory.js';
-import { SessionRegistry } from './session-registry.service.js';
+import { SessionRegistry, type ResolvedSession } from './session-registry.service.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 
 /**
- * `/mcp`: MCP Streamable HTTP. Guards (origin, auth, scope) have run before a handler here; the handler then
- * hands the raw request to the SDK transport. Stateless mode builds a server per request (cheap: see
- * McpServerFactory); stateful mode routes by `Mcp-Session-Id`.
+ * `/mcp`: MCP Streamable HTTP. Global guards (Origin/Host, auth, scope, rate limit) have run before a handler
+ * here; the handler hands the raw request to an SDK transport. Stateless mode builds a server per request
+ * (cheap: see McpServerFactory). Stateful mode routes by `Mcp-Session-Id`: the session's live transport when
+ * this replica opened it, otherwise a per-request server, since the shared store vouches for the session.
  */
 @Controller('mcp')
 export class McpController {
@@ -26,73 +27,105 @@ export class McpController {
 
   @Post()
   async post(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    if (this.config.mcp.sessionMode === 'stateless') return this.handleStateless(req, reply);
-    const transport = this.sessionTransport(req) ?? (await this.openSession(req));
-    return this.handle(transport, req, reply);
-  }
-
-  @Get()
-  async get(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return this.handleInSession(req, reply);
-  }
-
-  @Delete()
-  async delete(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return this.handleInSession(req, reply);
-  }
-
-  private async handleStateless(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const server = this.factory.create();
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: undefined,
-      enableJsonResponse: true,
-    });
-    reply.raw.on('close', () => void server.close());
-    await server.connect(transport);
-    return this.handle(transport, req, reply);
-  }
-
-  private async handleInSession(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (this.config.mcp.sessionMode === 'stateless') {
-      // No sessions and no server-initiated stream in stateless mode.
-      reply
-        .status(405)
-        .header('allow', 'POST')
-        .send({
-          jsonrpc: '2.0',
-          error: { code: -32000, message: 'Method not allowed: this server is stateless (POST only)' },
-          id: null,
-        });
-      return;
-    }
-    const transport = this.sessionTransport(req);
-    if (!transport) throw new DomainError('INVALID_REQUEST', 'Mcp-Session-Id header is required');
-    return this.handle(transport, req, reply);
-  }
-
-  /** The transport of the session named by the header; 404 when it is unknown, expired or another agent's. */
-  private sessionTransport(req: FastifyRequest): StreamableHTTPServerTransport | undefined {
-    const id = req.headers[SESSION_HEADER];
-    if (id === undefined) return undefined;
-    const session = typeof id === 'string' ? this.sessions.find(id, principalOf(req).agentId) : undefined;
-    if (!session) throw new DomainError('SESSION_NOT_FOUND', 'Session not found');
-    return session.transport;
-  }
-
-  private async openSession(req: FastifyRequest): Promise<StreamableHTTPServerTransport> {
+    if (this.config.mcp.sessionMode === 'stateless') return this.handlePerRequest(req, reply);
+    const session = await this.resolveSession(req);
+    if (session?.live) return this.handle(session.live.transport, req, reply);
+    if (session) return this.handlePerRequest(req, reply);
     if (!isInitializeRequest(req.body)) {
       throw new DomainError(
         'INVALID_REQUEST',
         'Mcp-Session-Id header is required (only initialize may omit it)',
       );
     }
-    return this.sessions.open(principalOf(req).agentId);
+    const { protocolVersion, clientInfo } = (req.body).params;
+    return this.handle(
+      await this.sessions.open(principalOf(req).agentId, { protocolVersion, clientInfo }),
+      req,
+      reply,
+    );
+  }
+
+  /** The server→client stream lives where the session was opened; elsewhere there is none to offer (405). */
+  @Get()
+  async get(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const session = await this.requireSession(req, reply);
+    if (!session) return;
+    if (session.live) return this.handle(session.live.transport, req, reply);
+    methodNotAllowed(
+      reply,
+      'POST, DELETE',
+      'The event stream of this session is served by the replica that opened it',
+    );
+  }
+
+  @Delete()
+  async delete(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const session = await this.requireSession(req, reply);
+    if (!session) return;
+    await this.sessions.close(req.headers[SESSION_HEADER] as string);
+    reply.status(200).send();
+  }
+
+  private async handlePerRequest(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const server = this.factory.create();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      // JSON is cheapest, but a request asking for progress gets SSE so its notifications reach the client.
+      enableJsonResponse: !wantsProgress(req.body),
+    });
+    reply.raw.on('close', () => void server.close());
+    await server.connect(transport);
+    return this.handle(transport, req, reply);
+  }
+
+  /** For GET/DELETE: stateless mode has no sessions (405); a missing header is a 400. */
+  private async requireSession(
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<ResolvedSession | undefined> {
+    if (this.config.mcp.sessionMode === 'stateless') {
+      methodNotAllowed(reply, 'POST', 'Method not allowed: this server is stateless (POST only)');
+      return undefined;
+    }
+    const session = await this.resolveSession(req);
+    if (!session) throw new DomainError('INVALID_REQUEST', 'Mcp-Session-Id header is required');
+    return session;
+  }
+
+  /** The session named by the header; 404 when it is unknown, expired or another agent's. */
+  private async resolveSession(req: FastifyRequest): Promise<ResolvedSession | undefined> {
+    const id = req.headers[SESSION_HEADER];
+    if (id === undefined) return undefined;
+    const session =
+      typeof id === 'string' ? await this.sessions.resolve(id, principalOf(req).agentId) : undefined;
+    if (!session) throw new DomainError('SESSION_NOT_FOUND', 'Session not found');
+    return session;
   }
 
   private async handle(transport: StreamableHTTPServerTransport, req: FastifyRequest, reply: FastifyReply) {
     const raw = req.raw as IncomingMessage & { auth?: ReturnType<typeof authInfoFor> };
-    raw.auth = authInfoFor({ principal: principalOf(req), requestId: String(req.id) });
+    raw.auth = authInfoFor({
+      principal: principalOf(req),
+      requestId: String(req.id),
+      remoteAddr: req.ip,
+      userAgent: req.headers['user-agent'],
+    });
     reply.hijack();
     await transport.handleRequest(raw, reply.raw, req.body);
   }
+}
+
+function methodNotAllowed(reply: FastifyReply, allow: string, message: string): void {
+  reply
+    .status(405)
+    .header('allow', allow)
+    .send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+}
+
+/** Does a JSON-RPC body (one message or a batch) carry `params._meta.progressToken`? */
+function wantsProgress(body: unknown): boolean {
+  return (Array.isArray(body) ? body : [body]).some((message) => {
+    const meta = (message as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta;
+    return meta?.progressToken !== undefined;
+  });
 }

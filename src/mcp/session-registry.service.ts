@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { McpServerFactory } from './mcp-server.factory.js';
+import { SessionStore } from './session-store.service.js';
 
 export interface McpSession {
   id: string;
@@ -12,50 +13,83 @@ export interface McpSession {
   transport: StreamableHTTPServerTransport;
   server: Server;
   lastSeen: number;
+  /** When this replica last confirmed the shared row (and refreshed its last_seen_at). */
+  lastStored: number;
 }
 
+/** A session as a request finds it: live on this replica, or known only to the shared store. */
+export type ResolvedSession = { live: McpSession } | { live: undefined };
+
 /**
- * Stateful mode: live sessions of this process, bound to the agent that opened them. Clients often never send
- * DELETE, so sessions expire after an idle timeout and the least recently used one is closed at the cap.
+ * Stateful mode. The shared store (PostgreSQL) says which sessions exist and whose they are, so any replica can
+ * serve a session's ordinary requests; the replica that opened a session also keeps its live SDK transport,
+ * which server→client requests and the GET stream need. Clients often never send DELETE: sessions expire after
+ * an idle timeout, and beyond the cap the least recently used live session of this replica is closed.
  */
 @Injectable()
-export class SessionRegistry implements OnApplicationShutdown {
-  /** Insertion order doubles as LRU order: `touch` moves a session to the end. */
+export class SessionRegistry implements BeforeApplicationShutdown, OnApplicationShutdown {
+  /** Insertion order doubles as LRU order: `resolve` moves a session to the end. */
   private readonly sessions = new Map<string, McpSession>();
   private readonly sweeper: NodeJS.Timeout;
+  /** How stale this replica's view of a live session may get before it re-reads the shared row. */
+  private readonly storeInterval: number;
 
   constructor(
     private readonly config: AppConfig,
     private readonly factory: McpServerFactory,
+    private readonly store: SessionStore,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext('mcp-sessions');
     const idle = config.mcp.sessionIdleTimeoutMs;
-    this.sweeper = setInterval(() => void this.sweep(), Math.min(idle / 2, 30_000)).unref();
+    this.storeInterval = Math.min(idle / 4, 5_000);
+    this.sweeper = setInterval(
+      () => void this.sweep().catch(() => undefined),
+      Math.min(idle / 2, 30_000),
+    ).unref();
   }
 
   get size(): number {
     return this.sessions.size;
   }
 
-  /** The session, if it exists and belongs to this agent (anything else is indistinguishable from "not found"). */
-  find(id: string, agentId: string): McpSession | undefined {
-    const session = this.sessions.get(id);
-    if (!session || session.agentId !== agentId) return undefined;
-    this.sessions.delete(id);
-    session.lastSeen = Date.now();
-    this.sessions.set(id, session);
-    return session;
+  /**
+   * The session named by a request, if it exists, is not expired and belongs to this agent (anything else is
+   * indistinguishable from "not found"). A DELETE served by another replica reaches the live copy here within
+   * `storeInterval` at most.
+   */
+  async resolve(id: string, agentId: string, now = Date.now()): Promise<ResolvedSession | undefined> {
+    const live = this.sessions.get(id);
+    if (live && live.agentId !== agentId) return undefined;
+    if (live && now - live.lastStored < this.storeInterval) return { live: this.markSeen(live, now) };
+    if (!(await this.store.touch(id, agentId))) {
+      if (live) await this.closeLive(id);
+      return undefined;
+    }
+    if (!live) return { live: undefined };
+    live.lastStored = now;
+    return { live: this.markSeen(live, now) };
   }
 
-  /** A transport+server pair that becomes a session once the SDK has handled `initialize`. */
-  async open(agentId: string): Promise<StreamableHTTPServerTransport> {
+  /** A transport+server pair that becomes a session (here and in the store) once the SDK has handled `initialize`. */
+  async open(
+    agentId: string,
+    initialize: { protocolVersion?: string; clientInfo?: object },
+  ): Promise<StreamableHTTPServerTransport> {
     const server = this.factory.create();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
-      onsessioninitialized: (id) => {
-        while (this.sessions.size >= this.config.mcp.sessionMax) this.evictOldest();
-        this.sessions.set(id, { id, agentId, transport, server, lastSeen: Date.now() });
+      // Awaited by the SDK before it answers: the row exists before the client learns the id.
+      onsessioninitialized: async (id) => {
+        await this.store.create(
+          id,
+          agentId,
+          initialize.protocolVersion,
+          initialize.clientInfo as Record<string, unknown>,
+        );
+        while (this.sessions.size >= this.config.mcp.sessionMax) await this.evictOldest();
+        const now = Date.now();
+        this.sessions.set(id, { id, agentId, transport, server, lastSeen: now, lastStored: now });
         this.logger.info({ sessionId: id, agentId }, 'session opened');
       },
     });
@@ -66,31 +100,56 @@ export class SessionRegistry implements OnApplicationShutdown {
     return transport;
   }
 
+  /** Ends a session everywhere (DELETE, expiry, eviction). */
   async close(id: string): Promise<void> {
-    const session = this.sessions.get(id);
-    if (!session) return;
-    this.sessions.delete(id);
-    await session.server.close();
+    await this.store.delete(id);
+    await this.closeLive(id);
   }
 
   async sweep(now = Date.now()): Promise<void> {
     const cutoff = now - this.config.mcp.sessionIdleTimeoutMs;
     for (const session of [...this.sessions.values()]) {
       if (session.lastSeen > cutoff) break; // LRU order: the rest are newer
+      // Another replica may have served it since: the shared row decides.
+      if (await this.store.isActive(session.id)) {
+        this.markSeen(session, now);
+        continue;
+      }
       this.logger.info({ sessionId: session.id }, 'session expired');
       await this.close(session.id);
     }
+    await this.store.deleteIdle();
   }
 
-  private evictOldest(): void {
+  private markSeen(session: McpSession, now: number): McpSession {
+    this.sessions.delete(session.id);
+    session.lastSeen = now;
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  private async closeLive(id: string): Promise<void> {
+    const session = this.sessions.get(id);
+    if (!session) return;
+    this.sessions.delete(id);
+    await session.server.close();
+  }
+
+  private async evictOldest(): Promise<void> {
     const oldest = this.sessions.keys().next().value;
     if (oldest === undefined) return;
     this.logger.warn({ sessionId: oldest }, 'session cap reached; closing least recently used session');
-    void this.close(oldest);
+    await this.close(oldest);
+  }
+
+  /** Before the listener closes: end the long-lived GET streams (POSTs in flight may still finish). */
+  beforeApplicationShutdown(): void {
+    for (const session of this.sessions.values()) session.transport.closeStandaloneSSEStream();
   }
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
-    await Promise.all([...this.sessions.keys()].map((id) => this.close(id)));
+    // Live transports end with this process; the shared rows stay, so other replicas keep serving the sessions.
+    await Promise.all([...this.sessions.keys()].map((id) => this.closeLive(id)));
   }
 }

@@ -1,5 +1,9 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
+import { ConformanceModule } from './conformance/conformance.module.js';
+import { CounterModule } from './counter/counter.module.js';
 import { EchoModule } from './echo/echo.module.js';
+import { StateToolsModule } from './state/state-tools.module.js';
+import { TestingModule } from './testing/testing.module.js';
 
 /**
  * The extension point: every tool pack, by name. Add yours here. `TOOL_PACKS` selects which are loaded;
@@ -7,8 +11,14 @@ import { EchoModule } from './echo/echo.module.js';
  */
 export const TOOL_PACKS: Record<string, Type> = {
   echo: EchoModule,
+  counter: CounterModule,
+  state: StateToolsModule,
+  /** Fixtures of the resilience tests (flaky, slow, versioned tools): opt-in, never loaded by default. */
+  testing: TestingModule,
+  /** Fixtures of the official MCP conformance suite (tools, resources, prompts): opt-in. */
+  conformance: ConformanceModule,
 };
-export const OPT_IN_PACKS: ReadonlySet<string> = new Set(['conformance']);
+export const OPT_IN_PACKS: ReadonlySet<string> = new Set(['conformance', 'testing']);
 
 @Module({})
 export class ToolPacksModule {

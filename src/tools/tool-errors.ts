@@ -17,11 +17,38 @@ export class InvalidArgumentsError extends DomainError {
   }
 }
 
-/** Codes that are protocol errors (JSON-RPC error objects), not tool results the model can act on. */
-const PROTOCOL_CODES: ReadonlySet<ErrorCode> = new Set(['UNKNOWN_TOOL']);
+/**
+ * A failure worth retrying (a dependency timed out, a connection dropped, a lock was contended). Throw it from
+ * a handler: idempotent tools are retried with backoff; others fail at once. Counts against the circuit breaker.
+ * After the last attempt the caller gets `TOOL_UNAVAILABLE` with this message.
+ */
+export class TransientError extends DomainError {
+  readonly transient = true;
+
+  constructor(
+    message = 'The tool is temporarily unavailable; retry later.',
+    details?: Record<string, unknown>,
+  ) {
+    super('TOOL_UNAVAILABLE', message, details);
+  }
+}
+
+/**
+ * Codes that are protocol errors (JSON-RPC error objects, with these JSON-RPC codes), not tool results the model
+ * can act on. Denials deliberately avoid `insufficient_scope` semantics for grants: re-authorising cannot help.
+ */
+const PROTOCOL_ERRORS: Partial<Record<ErrorCode, number>> = {
+  UNKNOWN_TOOL: -32602,
+  INSUFFICIENT_SCOPE: -32003,
+  GRANT_DENIED: -32003,
+};
 
 export function isProtocolError(error: unknown): error is DomainError {
-  return error instanceof DomainError && PROTOCOL_CODES.has(error.code);
+  return error instanceof DomainError && error.code in PROTOCOL_ERRORS;
+}
+
+export function jsonRpcCodeOf(error: DomainError): number {
+  return PROTOCOL_ERRORS[error.code] ?? -32603;
 }
 
 /**
@@ -46,4 +73,45 @@ export function errorCodeOf(result: ToolResult): string | undefined {
   return result.isError
     ? ((result._meta?.[ERROR_CODE_META] as string | undefined) ?? 'TOOL_FAILED')
     : undefined;
+}
+
+/** How a `tools/call` ended: the one vocabulary of the audit trail, the metrics and the logs. */
+export type CallOutcome =
+  | 'success'
+  | 'tool_error'
+  | 'invalid_arguments'
+  | 'denied_scope'
+  | 'denied_grant'
+  | 'rate_limited'
+  | 'unknown_tool'
+  | 'error';
+
+/** Error codes with an outcome of their own; any other DomainError is a `tool_error`. */
+const OUTCOME_OF_CODE: Readonly<Record<string, CallOutcome>> = {
+  INVALID_ARGUMENTS: 'invalid_arguments',
+  UNKNOWN_TOOL: 'unknown_tool',
+  INSUFFICIENT_SCOPE: 'denied_scope',
+  GRANT_DENIED: 'denied_grant',
+  RATE_LIMITED: 'rate_limited',
+  INTERNAL_ERROR: 'error',
+  AUDIT_UNAVAILABLE: 'error',
+};
+
+/**
+ * The one mapping from how a call ended (a result, or an error thrown through the pipeline) to its outcome and
+ * error code. A non-domain error is reported to the caller as TOOL_FAILED (see `toolErrorResult`).
+ */
+export function callOutcome(ending: { result: ToolResult } | { error: unknown }): {
+  outcome: CallOutcome;
+  errorCode?: string;
+} {
+  const code =
+    'result' in ending
+      ? errorCodeOf(ending.result)
+      : ending.error instanceof DomainError
+        ? ending.error.code
+        : undefined;
+  if ('error' in ending && code === undefined) return { outcome: 'error', errorCode: 'TOOL_FAILED' };
+  if (code === undefined) return { outcome: 'success' };
+  return { outcome: OUTCOME_OF_CODE[code] ?? 'tool_error', errorCode: code };
 }

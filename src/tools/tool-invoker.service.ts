@@ -1,11 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error.js';
+import type { Principal } from '../common/principal.js';
+import { AccessPolicy } from '../permissions/access-policy.service.js';
+import { ToolSwitchService } from '../resilience/tool-switch.service.js';
+import { StateService } from '../state/state.service.js';
+import { AuditStep } from './steps/audit.step.js';
+import { AuthorizationStep } from './steps/authorization.step.js';
+import { BreakerStep } from './steps/breaker.step.js';
+import { IdempotencyStep } from './steps/idempotency.step.js';
 import { LoggingStep } from './steps/logging.step.js';
 import { ResolveStep } from './steps/resolve.step.js';
+import { RetryStep } from './steps/retry.step.js';
+import { TimeoutStep } from './steps/timeout.step.js';
 import { ValidationStep } from './steps/validation.step.js';
 import { isProtocolError, toolErrorResult } from './tool-errors.js';
 import type { ToolInvocation, ToolStep } from './tool-pipeline.js';
-import type { ToolCall, ToolContext, ToolDefinition, ToolResult } from './tool.types.js';
+import { ToolRegistry } from './tool-registry.service.js';
+import type { ToolCall, ToolCallContext, ToolContext, ToolDefinition, ToolResult } from './tool.types.js';
+import { NO_CLIENT_CHANNEL } from './client-channel.js';
 
 /**
  * The one path every `tools/call` takes. The order of `steps` is the policy order; read it top to bottom.
@@ -19,14 +31,49 @@ export class ToolInvoker {
   /*
    * Policy order (each step wraps the ones after it):
    *   logging/metrics → audit → resolve → authorization (scope + grant) → rate limit → validation
-   *   → idempotency → circuit breaker → timeout/retry → handler
+   *   → idempotency → circuit breaker → timeout (budget of the whole call) → retry (inside the budget) → handler
+   * (Rate limits are enforced before the pipeline, by RateLimitGuard on the HTTP request: a 429 must be an
+   * HTTP status, which the SDK transport cannot send once it owns the response.)
    * Steps not yet listed are added in this order as their modules land.
    */
-  constructor(logging: LoggingStep, resolve: ResolveStep, validation: ValidationStep) {
-    this.steps = [logging, resolve, validation];
+  constructor(
+    logging: LoggingStep,
+    audit: AuditStep,
+    resolve: ResolveStep,
+    authorization: AuthorizationStep,
+    validation: ValidationStep,
+    idempotency: IdempotencyStep,
+    breaker: BreakerStep,
+    timeout: TimeoutStep,
+    retry: RetryStep,
+    private readonly policy: AccessPolicy,
+    private readonly registry: ToolRegistry,
+    private readonly state: StateService,
+    private readonly switches: ToolSwitchService,
+  ) {
+    this.steps = [logging, audit, resolve, authorization, validation, idempotency, breaker, timeout, retry];
   }
 
-  async invoke(call: ToolCall, ctx: ToolContext): Promise<ToolResult> {
+  /**
+   * The tools this principal may call now under their plain name, for `tools/list`: the latest version of each
+   * tool, unless it is switched off or past its sunset, and then the same decision `AuthorizationStep` makes.
+   */
+  async callableTools(principal: Principal): Promise<ToolDefinition[]> {
+    const now = Date.now();
+    const live = this.registry.latest().filter((t) => !t.deprecated || t.deprecated.sunsetAt.getTime() > now);
+    return this.policy.callable(principal, await this.switches.filterEnabled(live));
+  }
+
+  /** `ctx.state` is added here: the calling agent's state handle, built per call from the principal. */
+  async invoke(call: ToolCall, callContext: ToolCallContext): Promise<ToolResult> {
+    const { principal, requestId, sessionId } = callContext;
+    const state = this.state.forAgent(principal.agentId, {
+      requestId,
+      sessionId,
+      clientId: principal.clientId,
+      toolName: call.name,
+    });
+    const ctx: ToolContext = { ...NO_CLIENT_CHANNEL, ...callContext, state };
     const invocation: ToolInvocation = { call, ctx };
     const run = (i: number): Promise<ToolResult> =>
       i < this.steps.length ? this.steps[i].run(invocation, () => run(i + 1)) : execute(invocation);

@@ -2,8 +2,20 @@ import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Principal } from '../common/principal.js';
+import type { AgentState } from '../state/agent-state.js';
+import type { ClientChannel } from './client-channel.js';
 
 export type { Principal };
+export type {
+  AgentState,
+  StateDeleteResult,
+  StateEntry,
+  StateListItem,
+  StateListOptions,
+  StatePage,
+  StateWriteOptions,
+  StateWriteResult,
+} from '../state/agent-state.js';
 
 /** What a tool declares on its `@Tool()` decorator. */
 export interface ToolOptions<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
@@ -17,6 +29,26 @@ export interface ToolOptions<I extends z.ZodObject = z.ZodObject, O extends z.Zo
   /** When set, results carry `structuredContent` validated against it. */
   output?: O;
   annotations?: ToolAnnotations;
+  /** Calls per agent per minute to this tool (overrides `RATE_LIMIT_TOOL_PER_MINUTE`). */
+  rateLimit?: { perMinute: number };
+  /** Circuit breaker: opens after `failures` consecutive failures, probes again after `halfOpenAfterMs`. */
+  breaker?: { failures?: number; halfOpenAfterMs?: number };
+  /**
+   * Retries of transient failures. Tools with `annotations.idempotentHint: true` are retried with the config
+   * defaults; `retry` sets the policy explicitly (and marks the tool safe to retry); `false` never retries.
+   */
+  retry?: false | { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Time budget of one call, retries included (default `TOOL_TIMEOUT_MS`). */
+  timeoutMs?: number;
+  /** This version is deprecated: it stops working after `sunset` (ISO date); `replacement` names the successor. */
+  deprecated?: ToolDeprecation;
+}
+
+export interface ToolDeprecation {
+  /** ISO 8601 date or date-time after which calls fail with `TOOL_SUNSET`. */
+  sunset: string;
+  /** The tool to use instead: `name` (its latest version) or `name@version`. */
+  replacement: string;
 }
 
 /** Per-call context handed to every handler, built fresh for each call. */
@@ -24,10 +56,26 @@ export interface ToolContext {
   principal: Principal;
   requestId: string;
   sessionId?: string;
+  /** The HTTP client (for the audit trail). */
+  remoteAddr?: string;
+  userAgent?: string;
   logger: Logger;
   /** Fires when the call times out or the client goes away. */
   signal: AbortSignal;
+  /** The calling agent's own state (keys of other agents are out of reach); see README "State". */
+  state: AgentState;
+  /** Progress notification for this call; a no-op when the request carried no `_meta.progressToken`. */
+  progress: ClientChannel['progress'];
+  /** Log message to the client (`notifications/message`), filtered by the client's `logging/setLevel`. */
+  log: ClientChannel['log'];
+  /** Asks the user for input (`elicitation/create`); stateful sessions only, else `CLIENT_FEATURE_UNAVAILABLE`. */
+  elicit: ClientChannel['elicit'];
+  /** Asks the client's LLM (`sampling/createMessage`); stateful sessions only, else `CLIENT_FEATURE_UNAVAILABLE`. */
+  sample: ClientChannel['sample'];
 }
+
+/** What the MCP layer hands `ToolInvoker.invoke()`: the context minus the parts the invoker adds. */
+export type ToolCallContext = Omit<ToolContext, 'state' | keyof ClientChannel> & Partial<ClientChannel>;
 
 /** A handler returns its structured output (an object) or a full MCP result. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- input is typed per tool by its zod schema
@@ -44,6 +92,11 @@ export interface ToolDefinition {
   inputJsonSchema: Record<string, unknown>;
   outputJsonSchema?: Record<string, unknown>;
   annotations?: ToolAnnotations;
+  rateLimit?: ToolOptions['rateLimit'];
+  breaker?: ToolOptions['breaker'];
+  retry?: ToolOptions['retry'];
+  timeoutMs?: number;
+  deprecated?: ToolDeprecation & { sunsetAt: Date };
   handler: ToolHandler;
   /** Class that declared it, for diagnostics. */
   owner: string;

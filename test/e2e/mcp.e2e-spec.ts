@@ -1,6 +1,6 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { SessionRegistry } from '../../src/mcp/session-registry.service.js';
-import { startApp, type TestApp } from '../utils/app.js';
+import { startApp, TEST_PUBLIC_URL, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
 import { connectClient, toolError } from '../utils/mcp-client.js';
 
@@ -11,24 +11,39 @@ const INIT = {
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } },
 };
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const AGENT = 'e2e-agent';
+/** `tool:no.such-tool` so that the unknown-tool test reaches the MCP layer instead of the scope guard. */
+const SCOPES = ['tool:echo', 'tool:no.such-tool'];
+
+/** Each app's bearer header (every request to /mcp is authenticated). */
+const auth = new WeakMap<TestApp, Record<string, string>>();
+
+async function startAuthorizedApp(options: Parameters<typeof startApp>[0] = {}): Promise<TestApp> {
+  const app = await startApp(options);
+  auth.set(app, await app.bearer(AGENT, SCOPES));
+  await app.grant(AGENT, 'echo');
+  return app;
+}
 
 function post(app: TestApp, body: unknown, headers: Record<string, string> = {}) {
   return fetch(app.mcpUrl, {
     method: 'POST',
-    headers: { ...HEADERS, ...headers },
+    headers: { ...HEADERS, ...auth.get(app), ...headers },
     body: JSON.stringify(body),
   });
 }
 
+const connect = (app: TestApp) => connectClient(app.mcpUrl, auth.get(app));
+
 describe(`MCP endpoint, stateless (${databaseKind})`, () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startApp();
+    app = await startAuthorizedApp();
   });
   afterAll(() => app.close());
 
   it('serves the SDK client: initialize, tools/list, tools/call echo', async () => {
-    const client = await connectClient(app.mcpUrl);
+    const client = await connect(app);
     expect(client.getServerVersion()).toMatchObject({ name: 'mcp-production' });
 
     const { tools } = await client.listTools();
@@ -46,7 +61,7 @@ describe(`MCP endpoint, stateless (${databaseKind})`, () => {
   });
 
   it('answers invalid arguments with a tool error the model can act on', async () => {
-    const client = await connectClient(app.mcpUrl);
+    const client = await connect(app);
     const result = await client.callTool({ name: 'echo', arguments: { text: 42 } });
     expect(result.isError).toBe(true);
     expect(toolError(result)).toMatchObject({
@@ -57,7 +72,7 @@ describe(`MCP endpoint, stateless (${databaseKind})`, () => {
   });
 
   it('answers an unknown tool with JSON-RPC invalid params', async () => {
-    const client = await connectClient(app.mcpUrl);
+    const client = await connect(app);
     const call = client.callTool({ name: 'no.such-tool', arguments: {} });
     await expect(call).rejects.toBeInstanceOf(McpError);
     await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
@@ -90,9 +105,9 @@ describe(`MCP endpoint, stateless (${databaseKind})`, () => {
 
   it('accepts its own origin', async () => {
     const res = await post(app, INIT, { origin: 'http://localhost:3000' });
-    // PUBLIC_URL defaults to http://localhost:$PORT; with PORT=0 that origin is http://localhost:0.
+    // Test apps run with PUBLIC_URL=TEST_PUBLIC_URL: its origin is the only one allowed.
     expect(res.status).toBe(403);
-    const own = await post(app, INIT, { origin: 'http://localhost:0' });
+    const own = await post(app, INIT, { origin: TEST_PUBLIC_URL });
     expect(own.status).toBe(200);
   });
 
@@ -110,7 +125,7 @@ describe(`MCP endpoint, stateless (${databaseKind})`, () => {
   });
 
   it('refuses GET and DELETE in stateless mode with 405', async () => {
-    const res = await fetch(app.mcpUrl, { headers: { accept: 'text/event-stream' } });
+    const res = await fetch(app.mcpUrl, { headers: { accept: 'text/event-stream', ...auth.get(app) } });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
   });
@@ -119,12 +134,12 @@ describe(`MCP endpoint, stateless (${databaseKind})`, () => {
 describe(`MCP endpoint, stateful sessions (${databaseKind})`, () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startApp({ env: { MCP_SESSION_MODE: 'stateful', MCP_SESSION_MAX: '3' } });
+    app = await startAuthorizedApp({ env: { MCP_SESSION_MODE: 'stateful', MCP_SESSION_MAX: '3' } });
   });
   afterAll(() => app.close());
 
   it('keeps a session across requests and serves tools in it', async () => {
-    const client = await connectClient(app.mcpUrl);
+    const client = await connect(app);
     const transport = client.transport as { sessionId?: string };
     expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(
@@ -165,11 +180,29 @@ describe(`MCP endpoint, stateful sessions (${databaseKind})`, () => {
     );
   }
 
-  it('expires idle sessions (404 afterwards)', async () => {
-    const id = await openSession();
-    expect((await listIn(id)).status).toBe(200);
-    await app.app.get(SessionRegistry).sweep(Date.now() + 60 * 60 * 1000);
-    expect((await listIn(id)).status).toBe(404);
+  it('expires idle sessions (404 afterwards) and sweeps them', async () => {
+    const idle = await startAuthorizedApp({
+      env: { MCP_SESSION_MODE: 'stateful', MCP_SESSION_IDLE_TIMEOUT_MS: '1000' },
+    });
+    try {
+      const open = () => post(idle, INIT).then((r) => r.headers.get('mcp-session-id')!);
+      const list = (id: string) =>
+        post(
+          idle,
+          { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+          { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+        );
+      const [used, unused] = [await open(), await open()];
+      expect((await list(used)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 1300));
+      expect((await list(used)).status).toBe(404);
+      expect((await list(unused)).status).toBe(404);
+      // The periodic sweep (every idle/2) has closed the live transports and deleted the rows by now.
+      await idle.app.get(SessionRegistry).sweep();
+      expect(idle.app.get(SessionRegistry).size).toBe(0);
+    } finally {
+      await idle.close();
+    }
   });
 
   it('closes the least recently used session at the cap', async () => {
@@ -183,7 +216,10 @@ describe(`MCP endpoint, stateful sessions (${databaseKind})`, () => {
 
   it('ends a session on DELETE', async () => {
     const id = await openSession();
-    const res = await fetch(app.mcpUrl, { method: 'DELETE', headers: { 'mcp-session-id': id } });
+    const res = await fetch(app.mcpUrl, {
+      method: 'DELETE',
+      headers: { 'mcp-session-id': id, ...auth.get(app) },
+    });
     expect(res.status).toBe(200);
     expect((await listIn(id)).status).toBe(404);
   });

@@ -1,17 +1,61 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
+import { ToolSwitchService } from '../../resilience/tool-switch.service.js';
 import { ToolRegistry } from '../tool-registry.service.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
-import type { ToolResult } from '../tool.types.js';
+import type { ToolDefinition, ToolResult } from '../tool.types.js';
 
-/** Finds the tool a call names. Unknown tools are a protocol error (JSON-RPC -32602), as the spec shows. */
+/** `_meta` key (on descriptors and on results of calls to deprecated versions): `{ sunset, replacement }`. */
+export const DEPRECATED_META = 'mcp-production/deprecated';
+
+/**
+ * Finds the tool a call names: its latest version, or the one pinned in `_meta` (see ToolRegistry.resolve).
+ * Unknown tools are a protocol error (JSON-RPC -32602), as the spec shows. Then the version policies:
+ * a tool switched off by an admin fails with `TOOL_DISABLED` (read from the database on every call, so a switch
+ * holds on every replica from the next call on); a deprecated version past its sunset fails with `TOOL_SUNSET`
+ * naming the replacement; before the sunset it runs, is logged and counted, and its result says it is deprecated.
+ */
 @Injectable()
 export class ResolveStep implements ToolStep {
-  constructor(private readonly registry: ToolRegistry) {}
+  constructor(
+    private readonly registry: ToolRegistry,
+    private readonly switches: ToolSwitchService,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {}
 
-  run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult> {
-    invocation.tool = this.registry.get(invocation.call.name);
-    if (!invocation.tool) throw new DomainError('UNKNOWN_TOOL', `Unknown tool: ${invocation.call.name}`);
-    return next();
+  async run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult> {
+    const { call, ctx } = invocation;
+    const tool = this.registry.resolve(call.name, call.meta);
+    if (!tool) throw new DomainError('UNKNOWN_TOOL', `Unknown tool: ${call.name}`);
+    invocation.tool = tool;
+    if (await this.switches.isDisabled(tool.name, tool.version)) {
+      throw new DomainError(
+        'TOOL_DISABLED',
+        `Tool ${tool.name}@${tool.version} is switched off by an operator`,
+        {
+          tool: tool.name,
+          version: tool.version,
+        },
+      );
+    }
+    if (!tool.deprecated) return next();
+
+    const { sunset, replacement, sunsetAt } = tool.deprecated;
+    if (Date.now() >= sunsetAt.getTime()) {
+      throw new DomainError(
+        'TOOL_SUNSET',
+        `Tool ${tool.name}@${tool.version} was retired on ${sunset}; use ${replacement}`,
+        { tool: tool.name, version: tool.version, sunset, replacement },
+      );
+    }
+    ctx.logger.warn({ version: tool.version, sunset, replacement }, 'deprecated tool version called');
+    this.metrics?.deprecatedCall(tool.name, tool.version);
+    const result = await next();
+    return { ...result, _meta: { ...result._meta, [DEPRECATED_META]: deprecation(tool) } };
   }
+}
+
+export function deprecation(tool: ToolDefinition): { sunset: string; replacement: string } | undefined {
+  return tool.deprecated && { sunset: tool.deprecated.sunset, replacement: tool.deprecated.replacement };
 }

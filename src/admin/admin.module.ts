@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { ToolsModule } from '../tools/tools.module.js';
+import { GrantsController } from './grants.controller.js';
+import { ToolSwitchController } from './tool-switch.controller.js';
+import { ToolsCatalogController } from './tools.controller.js';
+
+/** `/admin/*`: operator REST API. Every route needs scope `mcp:admin`; every action is audited. */
+@Module({
+  imports: [ToolsModule],
+  controllers: [GrantsController, ToolsCatalogController, ToolSwitchController],
+})
+export class AdminModule {}

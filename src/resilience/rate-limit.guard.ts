@@ -1,0 +1,157 @@
+import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import { DomainError } from '../common/domain-error.js';
+import type { WithHeaders } from '../common/http-exception.filter.js';
+import { principalOf } from '../common/principal.js';
+import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { ToolRegistry } from '../tools/tool-registry.service.js';
+import { RATE_LIMIT_STORAGE } from './resilience.constants.js';
+
+/** The two limits. */
+export const AGENT_LIMIT = 'agent';
+export const TOOL_LIMIT = 'tool';
+/** Both limits count calls per minute. */
+export const WINDOW_MS = 60_000;
+
+/** 429: the answer to a call over a limit. `Retry-After` (seconds) is also in the JSON-RPC error's `data`. */
+export class RateLimitedError extends DomainError implements WithHeaders {
+  readonly headers: Record<string, string>;
+
+  constructor(limit: string, perMinute: number, retryAfterSeconds: number, tool?: string) {
+    super(
+      'RATE_LIMITED',
+      `Rate limit exceeded: ${perMinute} calls per minute per ${limit === TOOL_LIMIT ? `agent for tool ${tool}` : 'agent'}; retry in ${retryAfterSeconds} s`,
+      { limit, perMinute, retryAfterSeconds, ...(tool && { tool }) },
+    );
+    this.headers = { 'retry-after': String(retryAfterSeconds) };
+  }
+}
+
+/**
+ * Rate limits of `tools/call` on `POST /mcp`, keyed on the authenticated agent (never on a client-chosen
+ * header): per agent (RATE_LIMIT_AGENT_PER_MINUTE, all tools together) and per agent × tool
+ * (`@Tool({ rateLimit: { perMinute } })`, else RATE_LIMIT_TOOL_PER_MINUTE, else none). The tool is read from the
+ * JSON-RPC body (parsed before guards run); every version of a tool shares its limit. A global guard after
+ * authentication and scopes, so unauthenticated or out-of-scope traffic never touches the counters. Over a
+ * limit: 429 with `Retry-After`, an audit row (`denied` / `rate_limited`) and `mcp_rate_limited_total`.
+ * Counters sit behind `@nestjs/throttler`'s `ThrottlerStorage` contract: Redis when REDIS_URL is set (one limit
+ * across replicas), else memory. Fixed windows of one minute, starting with their first call.
+ */
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  private lastStorageWarning = 0;
+
+  constructor(
+    @Inject(RATE_LIMIT_STORAGE) private readonly storage: ThrottlerStorage,
+    private readonly config: AppConfig,
+    private readonly registry: ToolRegistry,
+    private readonly audit: AuditRecorder,
+    private readonly logger: PinoLogger,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
+    this.logger.setContext('rate-limit');
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const agentId = principalOf(req).agentId;
+    // Each tools/call of the body counts (a JSON-RPC batch may hold several).
+    for (const tool of toolCallsOf(req)) {
+      await this.count(
+        req,
+        AGENT_LIMIT,
+        `${AGENT_LIMIT}:${agentId}`,
+        this.config.resilience.agentPerMinute,
+        tool,
+      );
+      const toolLimit = this.toolLimit(tool);
+      if (toolLimit !== undefined)
+        await this.count(req, TOOL_LIMIT, `${TOOL_LIMIT}:${agentId}:${tool}`, toolLimit, tool);
+    }
+    return true;
+  }
+
+  private async count(req: FastifyRequest, limit: string, key: string, perMinute: number, tool: string) {
+    let record: Awaited<ReturnType<ThrottlerStorage['increment']>>;
+    try {
+      record = await this.storage.increment(key, WINDOW_MS, perMinute, 0, limit);
+    } catch (error) {
+      return this.storageFailed(error);
+    }
+    if (!record.isBlocked) return;
+    const retryAfterSeconds = Math.max(1, record.timeToBlockExpire);
+    const principal = principalOf(req);
+    this.metrics?.rateLimited(limit);
+    await this.audit
+      .record({
+        kind: 'denied',
+        outcome: 'rate_limited',
+        errorCode: 'RATE_LIMITED',
+        agentId: principal.agentId,
+        clientId: principal.clientId,
+        requestId: String(req.id),
+        toolName: tool,
+        remoteAddr: req.ip,
+        userAgent: req.headers['user-agent'],
+        detail: { limit, perMinute, retryAfterSeconds },
+      })
+      .catch((err: unknown) => this.logger.error({ err }, 'could not audit a rate-limited call'));
+    throw new RateLimitedError(limit, perMinute, retryAfterSeconds, limit === TOOL_LIMIT ? tool : undefined);
+  }
+
+  /** The per-minute limit of one agent on one tool, or undefined when none applies. */
+  private toolLimit(tool: string): number | undefined {
+    const definition = this.registry.get(tool);
+    // Unknown names get no counter of their own (they fail anyway); the per-agent limit still counts them.
+    if (!definition) return undefined;
+    return definition.rateLimit?.perMinute ?? this.config.resilience.toolPerMinute;
+  }
+
+  /** The counter store is unreachable: let the call through (`open`) or refuse it with 503 (`closed`). */
+  private storageFailed(error: unknown): void {
+    const closed = this.config.resilience.redisFailure === 'closed';
+    if (Date.now() - this.lastStorageWarning > 10_000) {
+      this.lastStorageWarning = Date.now();
+      this.logger.warn(
+        { err: error, policy: this.config.resilience.redisFailure },
+        closed
+          ? 'rate-limit store unavailable; refusing calls'
+          : 'rate-limit store unavailable; calls not limited',
+      );
+    }
+    if (closed) {
+      const refused = new DomainError(
+        'RATE_LIMIT_UNAVAILABLE',
+        'Rate limiting is unavailable; retry shortly',
+        {
+          retryAfterSeconds: 1,
+        },
+      );
+      throw Object.assign(refused, { headers: { 'retry-after': '1' } });
+    }
+  }
+}
+
+const CALLS = new WeakMap<object, string[]>();
+
+/** The tool names of the `tools/call` messages in a POST /mcp body, parsed once per request. */
+export function toolCallsOf(req: FastifyRequest): string[] {
+  if (req.method !== 'POST' || req.url.split('?')[0] !== '/mcp') return [];
+  const body = req.body;
+  if (typeof body !== 'object' || body === null) return [];
+  let calls = CALLS.get(body);
+  if (!calls) {
+    calls = (Array.isArray(body) ? body : [body]).flatMap((message: unknown) => {
+      const m = message as { method?: unknown; params?: { name?: unknown } } | null;
+      if (m?.method !== 'tools/call' || typeof m.params?.name !== 'string') return [];
+      return [m.params.name];
+    });
+    CALLS.set(body, calls);
+  }
+  return calls;
+}

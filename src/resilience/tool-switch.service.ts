@@ -1,0 +1,78 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { ToolSwitchEntity } from './tool-switch.entity.js';
+
+export interface DisabledTool {
+  toolName: string;
+  /** null = every version. */
+  toolVersion: string | null;
+  disabledBy: string;
+  disabledAt: Date;
+  reason: string | null;
+}
+
+/**
+ * The runtime kill switch. State lives in PostgreSQL and is read on every call, never cached: a switch takes
+ * effect on the very next call on every replica. The read is one index lookup on a table of a few rows.
+ */
+@Injectable()
+export class ToolSwitchService {
+  constructor(@InjectRepository(ToolSwitchEntity) private readonly switches: Repository<ToolSwitchEntity>) {}
+
+  /** Switches a tool (or one version) off; idempotent (a second call updates who/why). */
+  async disable(
+    toolName: string,
+    toolVersion: string | null,
+    disabledBy: string,
+    reason?: string,
+  ): Promise<void> {
+    await this.switches.query(
+      `INSERT INTO tool_switch (tool_name, tool_version, disabled_by, reason) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (tool_name, (COALESCE(tool_version, ''))) DO UPDATE
+         SET disabled_by = EXCLUDED.disabled_by, reason = EXCLUDED.reason, disabled_at = now()`,
+      [toolName, toolVersion, disabledBy, reason ?? null],
+    );
+  }
+
+  /** Removes the switch of exactly this tool/version; false when there was none. */
+  async enable(toolName: string, toolVersion: string | null): Promise<boolean> {
+    const rows: unknown[] = await this.switches.query(
+      `DELETE FROM tool_switch WHERE tool_name = $1 AND COALESCE(tool_version, '') = COALESCE($2, '') RETURNING 1`,
+      [toolName, toolVersion],
+    );
+    return rows.length > 0;
+  }
+
+  /** Is this version switched off (by itself or by a switch on every version)? One indexed query. */
+  async isDisabled(toolName: string, toolVersion: string): Promise<boolean> {
+    const rows: unknown[] = await this.switches.query(
+      `SELECT 1 FROM tool_switch WHERE tool_name = $1 AND (tool_version IS NULL OR tool_version = $2) LIMIT 1`,
+      [toolName, toolVersion],
+    );
+    return rows.length > 0;
+  }
+
+  /** Every switch in force (the table is tiny: a row per switched-off tool). */
+  async list(): Promise<DisabledTool[]> {
+    const rows = await this.switches.find({ order: { toolName: 'ASC', toolVersion: 'ASC' } });
+    return rows.map(({ toolName, toolVersion, disabledBy, disabledAt, reason }) => ({
+      toolName,
+      toolVersion,
+      disabledBy,
+      disabledAt,
+      reason,
+    }));
+  }
+
+  /** Filters out the tools switched off now (one query for all of them). */
+  async filterEnabled<T extends { name: string; version: string }>(tools: T[]): Promise<T[]> {
+    if (tools.length === 0) return tools;
+    const off = await this.list();
+    if (off.length === 0) return tools;
+    return tools.filter(
+      (t) =>
+        !off.some((s) => s.toolName === t.name && (s.toolVersion === null || s.toolVersion === t.version)),
+    );
+  }
+}

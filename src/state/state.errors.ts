@@ -1,0 +1,35 @@
+import { DomainError } from '../common/domain-error.js';
+
+/** A compare-and-set lost: `currentVersion` is what the key holds now (0 = the key does not exist). */
+export class StateVersionConflictError extends DomainError {
+  constructor(key: string, expectedVersion: number, currentVersion: number) {
+    super(
+      'STATE_VERSION_CONFLICT',
+      currentVersion === 0
+        ? `State key "${key}" does not exist (expected version ${expectedVersion})`
+        : `State key "${key}" is at version ${currentVersion}, not ${expectedVersion}`,
+      { key, expectedVersion, currentVersion },
+    );
+  }
+}
+
+export class StateKeyInvalidError extends DomainError {
+  constructor(reason: string, maxLength: number) {
+    super('STATE_KEY_INVALID', `Invalid state key: ${reason}`, { reason, maxLength });
+  }
+}
+
+export class StateValueInvalidError extends DomainError {
+  constructor(reason: string) {
+    super('STATE_VALUE_INVALID', `Invalid state value: ${reason}`, { reason });
+  }
+}
+
+export class StateValueTooLargeError extends DomainError {
+  constructor(bytes: number, maxBytes: number) {
+    super('STATE_VALUE_TOO_LARGE', `State value is ${bytes} bytes; the limit is ${maxBytes}`, {
+      bytes,
+      maxBytes,
+    });
+  }
+}
