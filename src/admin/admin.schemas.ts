@@ -27,7 +27,7 @@ export const ListGrantsQuery = z.strictObject({
 export const GrantIdParam = z.uuid();
 
 export const RevokeTokenBody = z.strictObject({
-  jti: z.string().min(1).max(512),
+  jti: z.string().min(1).max(255),
   /** When the token expires anyway: the revocation row may be pruned after it. */
   expiresAt: z.iso
     .datetime({ offset: true })

@@ -15,6 +15,7 @@ export function dataSourceOptions(url: string, poolSize: number, migrationsRun: 
     synchronize: false,
     // PGlite has no uuid-ossp; gen_random_uuid() is core PostgreSQL >= 13.
     uuidExtension: 'pgcrypto',
+    installExtensions: false, // migrations need none (gen_random_uuid is core), and PGlite cannot install them
     poolSize,
     extra: { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 },
     logger: new TypeOrmLogger(),

@@ -65,6 +65,21 @@ describe(`grants through MCP and the admin API (${databaseKind})`, () => {
     await createGrant({ agentId: 'lifecycle', toolName: 'echo' });
     expect((await call()).structuredContent).toEqual({ text: 'ping' });
     await client.close();
+
+    // Every admin action above left an audit row naming the admin.
+    const audit = (await (await adminFetch('/admin/audit?kind=admin&agent=ops&limit=500')).json()) as {
+      items: { outcome: string; detail: { grantId?: string } }[];
+    };
+    const actions = audit.items.filter((e) => e.outcome.startsWith('grant.'));
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          outcome: 'grant.create',
+          detail: expect.objectContaining({ grantId: expiring.body.id }),
+        }),
+        expect.objectContaining({ outcome: 'grant.revoke', detail: { grantId: lasting.body.id } }),
+      ]),
+    );
   });
 
   it('lists grants with filters', async () => {
@@ -102,6 +117,34 @@ describe(`grants through MCP and the admin API (${databaseKind})`, () => {
     expect(res.status).toBe(403);
     expect(res.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
     expect((await fetch(`${app.baseUrl}/admin/grants`)).status).toBe(401);
+  });
+
+  it('revokes a token by jti through the admin API: refused on its next request, and audited', async () => {
+    const token = await app.idp.mint(
+      { sub: 'revokee', scope: 'tool:echo', jti: 'jti-to-revoke' },
+      { audience: 'http://localhost:3999/mcp' },
+    );
+    const headers = {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const list = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    expect((await fetch(app.mcpUrl, { method: 'POST', headers, body: list })).status).toBe(200);
+
+    const res = await adminFetch('/admin/token-revocations', {
+      method: 'POST',
+      body: JSON.stringify({ jti: 'jti-to-revoke', reason: 'laptop lost' }),
+    });
+    expect(res.status).toBe(201);
+    const denied = await fetch(app.mcpUrl, { method: 'POST', headers, body: list });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+
+    const listed = (await (await adminFetch('/admin/token-revocations')).json()) as { jti: string }[];
+    expect(listed.map((r) => r.jti)).toContain('jti-to-revoke');
+    const bad = await adminFetch('/admin/token-revocations', { method: 'POST', body: JSON.stringify({}) });
+    expect(bad.status).toBe(400);
   });
 
   it('lists the tool catalog and serves the OpenAPI description', async () => {
