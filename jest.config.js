@@ -3,6 +3,9 @@ export default {
   testEnvironment: 'node',
   rootDir: '.',
   roots: ['<rootDir>/src', '<rootDir>/test'],
+  // The conformance tools folder has its own node_modules: never crawl it.
+  modulePathIgnorePatterns: ['<rootDir>/test/conformance/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/conformance/'],
   testMatch: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

@@ -1,12 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadOrCreateDevKey, mintDevToken } from '../../src/auth/dev-keys.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { createTestDatabase, databaseKind, type TestDatabase } from '../utils/database.js';
+import { buildIfStale, freePort, ServerProcess } from '../utils/server-process.js';
 
 const run = promisify(execFile);
 const AGENT = 'crash-agent';
@@ -24,9 +24,8 @@ describe(`audit trail survives SIGKILL under load (${databaseKind})`, () => {
   let database: TestDatabase;
   let dataDir: string;
   let env: Record<string, string>;
-  let server: ChildProcess | undefined;
+  let server: ServerProcess;
   let baseUrl: string;
-  let output = '';
 
   beforeAll(async () => {
     await buildIfStale();
@@ -48,38 +47,17 @@ describe(`audit trail survives SIGKILL under load (${databaseKind})`, () => {
     await run(process.execPath, ['dist/src/permissions/grant.cli.js', '--agent', AGENT, '--tool', 'echo'], {
       env,
     });
+    server = new ServerProcess(env, baseUrl);
   }, 300_000);
 
   afterAll(async () => {
-    server?.kill('SIGKILL');
+    await server?.stop('SIGKILL');
     await database?.drop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function start(): Promise<void> {
-    output = '';
-    server = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (server.exitCode !== null) throw new Error(`server exited (${server.exitCode}):\n${output}`);
-      const ready = await fetch(`${baseUrl}/health/ready`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ready) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`server not ready after 60 s:\n${output}`);
-  }
-
-  async function kill(): Promise<void> {
-    const child = server!;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
+  const start = () => server.start();
+  const kill = () => server.stop('SIGKILL');
 
   it('has an audit row for every acknowledged call after a SIGKILL, and none twice', async () => {
     const config = loadConfig(env);
@@ -170,31 +148,3 @@ describe(`audit trail survives SIGKILL under load (${databaseKind})`, () => {
     await kill();
   }, 300_000);
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** The crash test runs the built server: (re)build when any source is newer than dist/src/main.js. */
-async function buildIfStale(): Promise<void> {
-  const built = await stat('dist/src/main.js').then(
-    (s) => s.mtimeMs,
-    () => 0,
-  );
-  const newest = Math.max(await newestMtime('src'), await newestMtime('migrations'));
-  if (newest > built) await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { timeout: 240_000 });
-}
-
-async function newestMtime(dir: string): Promise<number> {
-  let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && entry.name.endsWith('.ts')) {
-      newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
-    }
-  }
-  return newest;
-}

@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { startApp, type TestApp } from '../utils/app.js';
+import { createTestDatabase, databaseKind } from '../utils/database.js';
+import { TestIdp } from '../utils/idp.js';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const LIMIT = 40;
+const run = randomBytes(4).toString('hex'); // Redis counters outlive a test run: fresh agents every run
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** A JSON-RPC response from either framing (live sessions answer with SSE, per-request servers with JSON). */
+async function rpc(res: Response): Promise<{ result?: Record<string, unknown>; error?: unknown }> {
+  const text = await res.text();
+  const json = res.headers.get('content-type')?.includes('text/event-stream')
+    ? text
+        .split('\n')
+        .find((l) => l.startsWith('data: '))!
+        .slice(6)
+    : text;
+  return JSON.parse(json) as { result?: Record<string, unknown> };
+}
+
+/**
+ * Three replicas on loopback ports sharing one database and one Redis, no affinity: a client spreads calls
+ * round-robin. Counters end exact, one global rate limit holds, every call has one audit row, and a session
+ * opened on one replica continues on the others.
+ */
+describe(`three replicas without affinity (${databaseKind})`, () => {
+  const replicas: TestApp[] = [];
+  let idp: TestIdp;
+  let databaseUrl: string;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    idp = await TestIdp.start();
+    if (process.env.DATABASE_URL) {
+      const database = await createTestDatabase();
+      databaseUrl = database.url!;
+      cleanup = () => database.drop();
+    } else {
+      // The embedded default serves one process; for replicas, share one embedded server over its socket.
+      const dir = await mkdtemp(join(tmpdir(), 'mcp-shared-'));
+      const embedded = await EmbeddedPostgres.start(dir, 40);
+      databaseUrl = embedded.url;
+      cleanup = async () => {
+        await embedded.stop();
+        await rm(dir, { recursive: true, force: true });
+      };
+    }
+    const env = {
+      DATABASE_URL: databaseUrl,
+      MIGRATIONS_RUN: 'true',
+      REDIS_URL,
+      RATE_LIMIT_AGENT_PER_MINUTE: String(LIMIT),
+      MCP_SESSION_MODE: 'stateful',
+      TOOL_TIMEOUT_MS: '120000',
+    };
+    // One after the other: the first applies the migrations (production runs them as a Job instead).
+    for (let i = 0; i < 3; i++) replicas.push(await startApp({ idp, env }));
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const replica of replicas) await replica.close();
+    await idp.close();
+    await cleanup();
+  });
+
+  const at = (i: number) => replicas[i % replicas.length];
+
+  async function call(i: number, headers: Record<string, string>, name: string, args: object, extra = {}) {
+    return fetch(at(i).mcpUrl, {
+      method: 'POST',
+      headers: { ...HEADERS, ...headers, ...extra },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: i,
+        method: 'tools/call',
+        params: { name, arguments: args },
+      }),
+    });
+  }
+
+  /** A session opened on replica 0 (stateful mode). */
+  async function openSession(headers: Record<string, string>): Promise<string> {
+    const res = await fetch(at(0).mcpUrl, {
+      method: 'POST',
+      headers: { ...HEADERS, ...headers },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'lb-test', version: '1' },
+        },
+      }),
+    });
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+    return res.headers.get('mcp-session-id')!;
+  }
+
+  it('keeps counters exact, one global rate limit, and one audit row per call', async () => {
+    const agents = ['a', 'b', 'c'].map((n) => `lb-${n}-${run}`);
+    const headers: Record<string, Record<string, string>> = {};
+    for (const agent of agents) {
+      await replicas[0].grant(agent, 'counter.increment');
+      await replicas[0].grant(agent, 'echo');
+      const auth = await replicas[0].bearer(agent, ['tool:counter.increment', 'tool:echo']);
+      headers[agent] = {
+        ...auth,
+        'mcp-session-id': await openSession(auth),
+        'mcp-protocol-version': '2025-11-25',
+      };
+    }
+    // 30 increments per agent, concurrently, round-robin over the replicas, inside each agent's session.
+    const increments = agents.flatMap((agent) =>
+      Array.from({ length: 30 }, (_, i) => call(i, headers[agent], 'counter.increment', { name: 'shared' })),
+    );
+    const responses = await Promise.all(increments);
+    expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
+    const values = await Promise.all(responses.map(rpc));
+    expect(values.every((v) => v.result && !v.result.isError)).toBe(true);
+
+    // Counters: exactly 30 per agent, whichever replica served each call.
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ agent_id: string; value: number }>(
+        `SELECT agent_id, value FROM agent_state WHERE key = 'counter/shared' AND agent_id = ANY($1) ORDER BY agent_id`,
+        [agents],
+      );
+      expect(rows).toEqual(agents.map((agent_id) => ({ agent_id, value: 30 })));
+
+      // One global limit across replicas: LIMIT calls per agent per minute in all; 30 are used already.
+      const rest = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => call(i, headers[agents[0]], 'echo', { text: 'x' })),
+      );
+      const statuses = rest.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(LIMIT - 30);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(20 - (LIMIT - 30));
+      expect(rest.find((r) => r.status === 429)!.headers.get('retry-after')).toMatch(/^\d+$/);
+
+      // Audit: one row per call, on whichever replica it ran.
+      const { rows: audit } = await db.query<{ agent_id: string; outcome: string; n: number }>(
+        `SELECT agent_id, outcome, count(*)::int AS n FROM audit_event
+          WHERE agent_id = ANY($1) AND kind IN ('tool_call', 'denied') GROUP BY agent_id, outcome ORDER BY agent_id, outcome`,
+        [agents],
+      );
+      expect(audit).toEqual([
+        { agent_id: agents[0], outcome: 'rate_limited', n: 20 - (LIMIT - 30) },
+        { agent_id: agents[0], outcome: 'success', n: LIMIT },
+        { agent_id: agents[1], outcome: 'success', n: 30 },
+        { agent_id: agents[2], outcome: 'success', n: 30 },
+      ]);
+    } finally {
+      await db.end();
+    }
+  }, 120_000);
+
+  it('continues a session opened on one replica on the others, for its own agent only', async () => {
+    const agent = `lb-session-${run}`;
+    await replicas[0].grant(agent, 'echo');
+    const auth = await replicas[0].bearer(agent, ['tool:echo']);
+    const session = {
+      ...auth,
+      'mcp-session-id': await openSession(auth),
+      'mcp-protocol-version': '2025-11-25',
+    };
+    for (const i of [1, 2, 0]) {
+      const res = await call(i, session, 'echo', { text: `via ${i}` });
+      expect(res.status).toBe(200);
+      expect((await rpc(res)).result).toMatchObject({ structuredContent: { text: `via ${i}` } });
+    }
+    // Another agent presenting the session id gets 404 on every replica.
+    const intruder = {
+      ...(await replicas[0].bearer(`lb-intruder-${run}`, ['tool:echo'])),
+      'mcp-session-id': session['mcp-session-id'],
+    };
+    for (const i of [0, 1, 2]) expect((await call(i, intruder, 'echo', { text: 'x' })).status).toBe(404);
+
+    // DELETE on a replica that does not hold the live transport ends it everywhere.
+    const deleted = await fetch(at(2).mcpUrl, { method: 'DELETE', headers: session });
+    expect(deleted.status).toBe(200);
+    expect((await call(1, session, 'echo', { text: 'x' })).status).toBe(404);
+    // The owner notices within its re-check interval (5 s at most).
+    let status = 0;
+    for (let i = 0; i < 30 && status !== 404; i++) {
+      status = (await call(0, session, 'echo', { text: 'x' })).status;
+      if (status !== 404) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe(404);
+  }, 60_000);
+});
