@@ -151,13 +151,13 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'info',
     DB_POOL_SIZE: '20',
     // Limits stay on (evaluated on every call) but high enough not to trip during the benchmark.
-    RATE_LIMIT_AGENT_PER_MINUTE: '100000000',
+    RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
   };
   const children: ChildProcess[] = [];
   const rows: Row[] = [];
   try {
     // Migrate, grant and mint before starting the measured process.
-    execFileSync('node', ['dist/src/database/cli.js', 'run'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    execFileSync('node', ['dist/src/database/cli.js', 'run'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
     for (const tool of TOOLS) {
       execFileSync('node', ['dist/src/permissions/grant.cli.js', '--agent', AGENT, '--tool', tool], {
         env: { ...process.env, ...env },

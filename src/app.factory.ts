@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import { isLogged } from './common/logging/request-logged.js';
 import { AppModule } from './app.module.js';
 import { DomainError } from './common/domain-error.js';
 import { Lifecycle } from './health/lifecycle.service.js';
@@ -32,6 +33,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     bodyParser: false, // JSON only, with our parser below
   });
   app.useLogger(app.get(Logger));
+  const httpLogger = PinoLogger.root.child({ context: 'http' });
   const fastify = app.getHttpAdapter().getInstance();
   // Our own JSON parser so that a malformed body is a JSON-RPC parse error (-32700), not a generic 400.
   fastify.removeContentTypeParser('application/json');
@@ -48,6 +50,22 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // On the raw response so that hijacked replies (the MCP transport writes its own) carry it too.
     .addHook('onRequest', async (request, reply) => {
       reply.raw.setHeader('x-request-id', request.id);
+    })
+    // Requests that never reached a handler (refused by a guard, unmatched, bad body) are logged here; the
+    // HTTP timing interceptor logs the rest. Health probes are not logged.
+    .addHook('onResponse', async (request, reply) => {
+      if (isLogged(request.raw) || request.url.startsWith('/health')) return;
+      const status = reply.statusCode;
+      const line = {
+        requestId: request.id,
+        method: request.method,
+        url: request.url.split('?')[0], // a token sent in the query string must not reach the log
+        status,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      };
+      if (status >= 500) httpLogger.error(line, 'http request');
+      else if (status >= 400) httpLogger.warn(line, 'http request');
+      else httpLogger.info(line, 'http request');
     });
   const openApi = new DocumentBuilder()
     .setTitle('mcp-production admin API')

@@ -1,5 +1,7 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
@@ -9,7 +11,10 @@ import { EmbeddedPostgres } from './embedded-postgres.js';
 export class DatabaseUrl implements OnApplicationShutdown {
   private embedded?: EmbeddedPostgres;
 
-  constructor(@Inject(AppConfig) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(AppConfig) private readonly config: AppConfig,
+    private readonly moduleRef: ModuleRef,
+  ) {}
 
   async resolve(): Promise<string> {
     if (this.config.database.url) return this.config.database.url;
@@ -25,7 +30,11 @@ export class DatabaseUrl implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.embedded?.stop();
+    if (!this.embedded) return;
+    // The pool must close before the embedded server it talks to (hook order between modules is not ours).
+    const dataSource = this.moduleRef.get(DataSource, { strict: false });
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await this.embedded.stop();
   }
 }
 

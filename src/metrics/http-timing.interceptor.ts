@@ -2,6 +2,7 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Observable } from 'rxjs';
+import { markLogged } from '../common/logging/request-logged.js';
 import { MetricsService } from './metrics.service.js';
 import { Tracing } from './tracing.js';
 
@@ -36,6 +37,7 @@ export class HttpTimingInterceptor implements NestInterceptor {
       'mcp.request_id': String(req.id),
     });
     let done = false;
+    markLogged(req.raw);
     const finish = () => {
       if (done) return;
       done = true;

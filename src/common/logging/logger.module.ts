@@ -26,8 +26,8 @@ export const REDACT_PATHS = [
         pinoHttp: {
           level: config.logLevel,
           redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-          // Fastify assigns the id (honouring x-request-id, see main.ts); pino-http reuses `req.id`.
-          autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
+          // Request lines come from the HTTP timing interceptor and the app's onResponse hook (app.factory.ts).
+          autoLogging: false,
           serializers: {
             // Only what operators need; the query string is dropped (tokens sent there must not be logged).
             req: (req: { id: unknown; method: string; url?: string; headers?: Record<string, unknown> }) => ({
