@@ -131,7 +131,9 @@ export class McpFeatureHandlers {
       }
       if (!completer) return { completion: { values: [] } };
       const ctx = this.context(extra, { completion: argument.name });
-      const values = await this.run(ctx, async () => completer(argument.value, { arguments: context?.arguments }));
+      const values = await this.run(ctx, async () =>
+        completer(argument.value, { arguments: context?.arguments }),
+      );
       return {
         completion: {
           values: values.slice(0, MAX_COMPLETIONS),
@@ -154,7 +156,11 @@ export class McpFeatureHandlers {
     };
   }
 
-  private async visible<T extends { name: string }>(extra: Extra, kind: FeatureKind, items: T[]): Promise<T[]> {
+  private async visible<T extends { name: string }>(
+    extra: Extra,
+    kind: FeatureKind,
+    items: T[],
+  ): Promise<T[]> {
     return this.policy.visibleFeatures(identityOf(extra.authInfo).principal, kind, items);
   }
 
@@ -167,7 +173,8 @@ export class McpFeatureHandlers {
 
   private async authorizedPrompt(extra: Extra, name: string): Promise<PromptDefinition> {
     const prompt = this.prompts.get(name);
-    if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`, { code: 'NOT_FOUND' });
+    if (!prompt)
+      throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`, { code: 'NOT_FOUND' });
     await this.authorize(extra, 'prompt', prompt.name);
     return prompt;
   }
@@ -282,7 +289,10 @@ function toReadResult(resource: ResourceDefinition, uri: string, value: unknown)
 
 /** A handler's value as `GetPromptResult`: a text (one user message), a message list, or a result. */
 function toPromptResult(prompt: PromptDefinition, value: unknown): GetPromptResult {
-  const withDescription = (messages: GetPromptResult['messages']) => ({ description: prompt.description, messages });
+  const withDescription = (messages: GetPromptResult['messages']) => ({
+    description: prompt.description,
+    messages,
+  });
   if (typeof value === 'string')
     return withDescription([{ role: 'user', content: { type: 'text', text: value } }]);
   if (Array.isArray(value)) return withDescription(value as GetPromptResult['messages']);

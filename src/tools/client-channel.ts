@@ -71,8 +71,12 @@ export function clientChannel(server: Server, extra: Extra, logLevel: LogLevelSt
       throw unavailable(feature, 'it needs a stateful MCP session (MCP_SESSION_MODE=stateful)');
     const capabilities = server.getClientCapabilities();
     if (!capabilities)
-      throw unavailable(feature, "this replica did not see the session's initialize; retry on the one that did");
-    if (!capabilities[feature]) throw unavailable(feature, `the client did not declare the ${feature} capability`);
+      throw unavailable(
+        feature,
+        "this replica did not see the session's initialize; retry on the one that did",
+      );
+    if (!capabilities[feature])
+      throw unavailable(feature, `the client did not declare the ${feature} capability`);
   };
   return {
     progress: async (progress, total, message) => {
@@ -106,5 +110,5 @@ export function clientChannel(server: Server, extra: Extra, logLevel: LogLevelSt
 }
 
 function unavailable(feature: string, why: string): DomainError {
-  return new DomainError('CLIENT_FEATURE_UNAVAILABLE', `Cannot use ${feature}: ${why}`, { feature });
+  return new DomainError('CLIENT_UNSUPPORTED', `Cannot use ${feature}: ${why}`, { feature });
 }

@@ -44,7 +44,8 @@ export class PromptRegistry implements OnModuleInit {
     const args = Object.entries(options.args?.shape ?? {}).map(([name, schema]) => {
       const type = schema as z.ZodType;
       const inner = type.isOptional() ? (type as z.ZodOptional).unwrap() : type;
-      if (!(inner instanceof z.ZodString)) fail(`argument "${name}" must be a zod string (prompt arguments are strings)`);
+      if (!(inner instanceof z.ZodString))
+        fail(`argument "${name}" must be a zod string (prompt arguments are strings)`);
       return {
         name,
         ...(type.description && { description: type.description }),

@@ -55,8 +55,7 @@ export interface FeatureContext {
 
 /** One content of a resource; `uri` and `mimeType` default to the requested URI and the declared type. */
 export type ResourceBody =
-  | { uri?: string; mimeType?: string; text: string }
-  | { uri?: string; mimeType?: string; blob: string };
+  { uri?: string; mimeType?: string; text: string } | { uri?: string; mimeType?: string; blob: string };
 
 /**
  * A resource handler gets the requested URI, the template variables (empty for a fixed URI) and the context. It

@@ -8,4 +8,5 @@ export const RESOURCE_METADATA = Symbol('mcp:resource');
  * ResourceRegistry discovers it at boot; the method receives `(uri, variables, ctx)`. Reading it needs the scope
  * `resource:<name>` and a grant for `resource:<name>`, like a tool.
  */
-export const Resource = (options: ResourceOptions): MethodDecorator => SetMetadata(RESOURCE_METADATA, options);
+export const Resource = (options: ResourceOptions): MethodDecorator =>
+  SetMetadata(RESOURCE_METADATA, options);

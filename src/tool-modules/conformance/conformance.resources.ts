@@ -87,7 +87,11 @@ export class ConformanceResources {
         role: 'user',
         content: {
           type: 'resource',
-          resource: { uri: resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' },
+          resource: {
+            uri: resourceUri,
+            mimeType: 'text/plain',
+            text: 'Embedded resource content for testing.',
+          },
         },
       },
       { role: 'user', content: { type: 'text', text: 'Please process the embedded resource above.' } },

@@ -11,6 +11,25 @@ const NoInput = z.object({});
 const SamplingInput = z.object({ prompt: z.string().describe('The prompt to send to the LLM') });
 const ElicitationInput = z.object({ message: z.string().describe('The message to show the user') });
 
+/** SEP-1613: a schema using JSON Schema 2020-12 keywords, advertised verbatim (`$schema`, `$defs`, `$ref`). */
+const Address = z.object({ street: z.string(), city: z.string() }).partial();
+const JsonSchema2020Input = z.strictObject({ name: z.string().optional(), address: Address.optional() });
+const JSON_SCHEMA_2020_12 = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  $defs: {
+    address: {
+      type: 'object',
+      properties: { street: { type: 'string' }, city: { type: 'string' } },
+    },
+  },
+  properties: {
+    name: { type: 'string' },
+    address: { $ref: '#/$defs/address' },
+  },
+  additionalProperties: false,
+};
+
 const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
 
 /**
@@ -111,6 +130,16 @@ export class ConformanceTools {
   }
 
   @Tool({
+    name: 'json_schema_2020_12_tool',
+    description: 'Tool with JSON Schema 2020-12 features',
+    input: JsonSchema2020Input,
+    inputJsonSchema: JSON_SCHEMA_2020_12,
+  })
+  jsonSchema2020(input: z.infer<typeof JsonSchema2020Input>): CallToolResult {
+    return text(`Received: ${JSON.stringify(input)}`);
+  }
+
+  @Tool({
     name: 'test_sampling',
     description: "Asks the client's LLM (sampling/createMessage) and returns its answer",
     input: SamplingInput,
@@ -120,8 +149,8 @@ export class ConformanceTools {
       messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
       maxTokens: 100,
     });
-    const content = Array.isArray(result.content) ? result.content[0] : result.content;
-    return text(`LLM response: ${content?.type === 'text' ? content.text : JSON.stringify(content)}`);
+    const { content } = result;
+    return text(`LLM response: ${content.type === 'text' ? content.text : JSON.stringify(content)}`);
   }
 
   @Tool({
@@ -129,7 +158,10 @@ export class ConformanceTools {
     description: 'Asks the user for a username and an email (elicitation/create)',
     input: ElicitationInput,
   })
-  async elicitation({ message }: z.infer<typeof ElicitationInput>, ctx: ToolContext): Promise<CallToolResult> {
+  async elicitation(
+    { message }: z.infer<typeof ElicitationInput>,
+    ctx: ToolContext,
+  ): Promise<CallToolResult> {
     const result = await ctx.elicit({
       message,
       requestedSchema: {
@@ -168,7 +200,9 @@ export class ConformanceTools {
         },
       },
     });
-    return text(`Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`);
+    return text(
+      `Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`,
+    );
   }
 
   @Tool({
@@ -221,6 +255,8 @@ export class ConformanceTools {
         },
       },
     });
-    return text(`Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`);
+    return text(
+      `Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`,
+    );
   }
 }

@@ -1,0 +1,356 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ErrorCode,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  type LoggingMessageNotification,
+  type Progress,
+} from '@modelcontextprotocol/sdk/types.js';
+import { PermissionsService } from '../../src/permissions/permissions.service.js';
+import { ResourceSubscriptions } from '../../src/tools/resource-subscriptions.service.js';
+import { startApp, type TestApp } from '../utils/app.js';
+import { databaseKind } from '../utils/database.js';
+import { toolError } from '../utils/mcp-client.js';
+
+/**
+ * Resources, prompts, completions, progress, logging, subscriptions, elicitation and sampling through the real SDK
+ * client, with the `conformance` pack's fixtures (the ones the official conformance suite uses).
+ */
+const PACKS = { TOOL_PACKS: 'echo,conformance' };
+const ALICE = 'alice';
+const ALICE_SCOPES = [
+  'resource:test_static_text',
+  'resource:test_static_binary', // in scope but never granted
+  'resource:test_template',
+  'resource:test_watched_resource',
+  'prompt:test_simple_prompt',
+  'prompt:test_prompt_with_arguments',
+  'prompt:test_prompt_with_image', // in scope but never granted
+  'tool:test_tool_with_progress',
+  'tool:test_tool_with_logging',
+  'tool:test_elicitation',
+  'tool:test_sampling',
+  'tool:json_schema_2020_12_tool',
+];
+const ALICE_GRANTS = [
+  'resource:test_static_text',
+  'resource:test_template',
+  'resource:test_watched_resource',
+  'resource:test_simple_text', // a grant without the scope shows nothing
+  'prompt:test_simple_prompt',
+  'prompt:test_prompt_with_arguments',
+  'test_tool_with_progress',
+  'test_tool_with_logging',
+  'test_elicitation',
+  'test_sampling',
+  'json_schema_2020_12_tool',
+];
+
+async function grantAlice(app: TestApp): Promise<void> {
+  for (const key of ALICE_GRANTS) await app.grant(ALICE, key);
+}
+
+/** An SDK client that declares elicitation and sampling, and answers them like a user and an LLM would. */
+async function connect(app: TestApp, scopes: string[], agent = ALICE): Promise<Client> {
+  const client = new Client(
+    { name: 'protocol-e2e', version: '1.0.0' },
+    { capabilities: { elicitation: {}, sampling: {} } },
+  );
+  client.setRequestHandler(ElicitRequestSchema, (request) => ({
+    action: 'accept',
+    content: { username: 'ada', email: `ada@example.com (asked: ${request.params.message})` },
+  }));
+  client.setRequestHandler(CreateMessageRequestSchema, (request) => {
+    const content = request.params.messages[0].content;
+    return {
+      role: 'assistant',
+      model: 'test-model',
+      content: { type: 'text', text: `echo of ${'text' in content ? content.text : '?'}` },
+    };
+  });
+  const headers = await app.bearer(agent, scopes);
+  await client.connect(new StreamableHTTPClientTransport(app.mcpUrl, { requestInit: { headers } }));
+  return client;
+}
+
+const textOf = (result: unknown) => (result as { content: { type: string; text: string }[] }).content[0].text;
+
+describe(`MCP resources, prompts and completions, stateless (${databaseKind})`, () => {
+  let app: TestApp;
+  let alice: Client;
+  let nobody: Client;
+  beforeAll(async () => {
+    app = await startApp({ env: PACKS });
+    await grantAlice(app);
+    alice = await connect(app, ALICE_SCOPES);
+    nobody = await connect(app, [], 'nobody');
+  });
+  afterAll(async () => {
+    await alice?.close();
+    await nobody?.close();
+    await app?.close();
+  });
+
+  it('declares the resources, prompts, completions and logging capabilities', () => {
+    expect(alice.getServerCapabilities()).toMatchObject({
+      resources: { subscribe: true },
+      prompts: {},
+      completions: {},
+      logging: {},
+    });
+  });
+
+  it('lists only the resources and templates the agent holds a scope and a grant for', async () => {
+    const { resources } = await alice.listResources();
+    expect(resources.map((r) => r.uri).sort()).toEqual(['test://static-text', 'test://watched-resource']);
+    expect(resources.find((r) => r.uri === 'test://static-text')).toEqual({
+      uri: 'test://static-text',
+      name: 'test_static_text',
+      description: 'A static text resource',
+      mimeType: 'text/plain',
+    });
+    const { resourceTemplates } = await alice.listResourceTemplates();
+    expect(resourceTemplates).toEqual([
+      expect.objectContaining({ uriTemplate: 'test://template/{id}/data', name: 'test_template' }),
+    ]);
+
+    expect((await nobody.listResources()).resources).toEqual([]);
+    expect((await nobody.listResourceTemplates()).resourceTemplates).toEqual([]);
+  });
+
+  it('reads fixed and templated resources', async () => {
+    expect(await alice.readResource({ uri: 'test://static-text' })).toEqual({
+      contents: [
+        {
+          uri: 'test://static-text',
+          mimeType: 'text/plain',
+          text: 'This is the content of the static text resource.',
+        },
+      ],
+    });
+    const { contents } = await alice.readResource({ uri: 'test://template/42/data' });
+    expect(contents).toEqual([
+      { uri: 'test://template/42/data', mimeType: 'application/json', text: expect.any(String) },
+    ]);
+    expect(JSON.parse((contents[0] as { text: string }).text)).toEqual({
+      id: '42',
+      templateTest: true,
+      data: 'Data for ID: 42',
+    });
+  });
+
+  it('refuses reads without a grant, without a scope, and of unknown URIs', async () => {
+    await expect(alice.readResource({ uri: 'test://static-binary' })).rejects.toMatchObject({
+      code: -32003,
+      data: { code: 'GRANT_DENIED' },
+    });
+    await expect(nobody.readResource({ uri: 'test://static-text' })).rejects.toMatchObject({
+      code: -32003,
+      data: { code: 'INSUFFICIENT_SCOPE', scope: 'resource:test_static_text' },
+    });
+    await expect(alice.readResource({ uri: 'test://no-such-resource' })).rejects.toMatchObject({
+      code: -32002,
+    });
+  });
+
+  it('follows grants as they change: a revoked grant hides and denies at once', async () => {
+    await app.grant(ALICE, 'resource:test_static_binary', { expiresAt: new Date(Date.now() + 60_000) });
+    expect((await alice.listResources()).resources.map((r) => r.uri)).toContain('test://static-binary');
+    const { contents } = await alice.readResource({ uri: 'test://static-binary' });
+    expect(contents[0]).toMatchObject({ mimeType: 'image/png', blob: expect.stringMatching(/^iVBOR/) });
+
+    const permissions = app.app.get(PermissionsService);
+    for (const grant of await permissions.list({ agentId: ALICE, toolName: 'resource:test_static_binary' }))
+      await permissions.revoke(grant.id, 'test');
+    expect((await alice.listResources()).resources.map((r) => r.uri)).not.toContain('test://static-binary');
+    await expect(alice.readResource({ uri: 'test://static-binary' })).rejects.toMatchObject({ code: -32003 });
+  });
+
+  it('lists and gets prompts under the same rules', async () => {
+    const { prompts } = await alice.listPrompts();
+    expect(prompts.map((p) => p.name).sort()).toEqual(['test_prompt_with_arguments', 'test_simple_prompt']);
+    expect(prompts.find((p) => p.name === 'test_prompt_with_arguments')).toEqual({
+      name: 'test_prompt_with_arguments',
+      description: 'A prompt with two required arguments',
+      arguments: [
+        { name: 'arg1', description: 'First test argument', required: true },
+        { name: 'arg2', description: 'Second test argument', required: true },
+      ],
+    });
+    expect((await nobody.listPrompts()).prompts).toEqual([]);
+
+    const got = await alice.getPrompt({
+      name: 'test_prompt_with_arguments',
+      arguments: { arg1: 'a', arg2: 'b' },
+    });
+    expect(got.messages).toEqual([
+      { role: 'user', content: { type: 'text', text: "Prompt with arguments: arg1='a', arg2='b'" } },
+    ]);
+    await expect(
+      alice.getPrompt({ name: 'test_prompt_with_arguments', arguments: { arg1: 'a' } }),
+    ).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringContaining('arg2') });
+    await expect(alice.getPrompt({ name: 'test_prompt_with_image' })).rejects.toMatchObject({
+      code: -32003,
+      data: { code: 'GRANT_DENIED' },
+    });
+    await expect(nobody.getPrompt({ name: 'test_simple_prompt' })).rejects.toMatchObject({
+      code: -32003,
+      data: { code: 'INSUFFICIENT_SCOPE' },
+    });
+    await expect(alice.getPrompt({ name: 'no_such_prompt' })).rejects.toMatchObject({
+      code: ErrorCode.InvalidParams,
+    });
+  });
+
+  it('completes prompt arguments and template variables for agents allowed to use them', async () => {
+    const prompt = await alice.complete({
+      ref: { type: 'ref/prompt', name: 'test_prompt_with_arguments' },
+      argument: { name: 'arg1', value: 'pa' },
+    });
+    expect(prompt.completion).toEqual({ values: ['paris', 'park', 'party'], total: 3, hasMore: false });
+    const template = await alice.complete({
+      ref: { type: 'ref/resource', uri: 'test://template/{id}/data' },
+      argument: { name: 'id', value: '4' },
+    });
+    expect(template.completion.values).toEqual(['456']);
+    const none = await alice.complete({
+      ref: { type: 'ref/prompt', name: 'test_prompt_with_arguments' },
+      argument: { name: 'arg2', value: 'x' },
+    });
+    expect(none.completion.values).toEqual([]);
+    await expect(
+      nobody.complete({
+        ref: { type: 'ref/prompt', name: 'test_prompt_with_arguments' },
+        argument: { name: 'arg1', value: 'pa' },
+      }),
+    ).rejects.toMatchObject({ code: -32003 });
+  });
+
+  it('advertises a tool’s hand-written JSON Schema verbatim and still validates with its zod schema', async () => {
+    const { tools } = await alice.listTools();
+    expect(tools.find((t) => t.name === 'json_schema_2020_12_tool')?.inputSchema).toMatchObject({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      $defs: { address: { type: 'object' } },
+      properties: { address: { $ref: '#/$defs/address' } },
+      additionalProperties: false,
+    });
+    const ok = await alice.callTool({ name: 'json_schema_2020_12_tool', arguments: { name: 'n' } });
+    expect(ok.isError).toBeFalsy();
+    const bad = await alice.callTool({ name: 'json_schema_2020_12_tool', arguments: { extra: 1 } });
+    expect(toolError(bad).code).toBe('INVALID_ARGUMENTS');
+  });
+
+  it('streams progress notifications when the request carries a progress token', async () => {
+    const seen: Progress[] = [];
+    const result = await alice.callTool({ name: 'test_tool_with_progress', arguments: {} }, undefined, {
+      onprogress: (progress) => seen.push(progress),
+    });
+    expect(result.isError).toBeFalsy();
+    expect(seen).toEqual([
+      { progress: 0, total: 100 },
+      { progress: 50, total: 100 },
+      { progress: 100, total: 100 },
+    ]);
+  });
+
+  it('answers elicitation and sampling with a clear tool error: they need a session', async () => {
+    const result = await alice.callTool({ name: 'test_elicitation', arguments: { message: 'who?' } });
+    expect(result.isError).toBe(true);
+    expect(toolError(result)).toMatchObject({
+      code: 'CLIENT_UNSUPPORTED',
+      message: expect.stringContaining('MCP_SESSION_MODE=stateful'),
+    });
+    const sampled = await alice.callTool({ name: 'test_sampling', arguments: { prompt: 'hi' } });
+    expect(toolError(sampled).code).toBe('CLIENT_UNSUPPORTED');
+  });
+});
+
+describe(`MCP logging, subscriptions, elicitation and sampling, stateful (${databaseKind})`, () => {
+  let app: TestApp;
+  let alice: Client;
+  const logs: LoggingMessageNotification['params'][] = [];
+  const updated: string[] = [];
+  beforeAll(async () => {
+    app = await startApp({ env: { ...PACKS, MCP_SESSION_MODE: 'stateful' } });
+    await grantAlice(app);
+    alice = await connect(app, ALICE_SCOPES);
+    alice.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+    alice.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+  });
+  afterAll(async () => {
+    await alice?.close();
+    await app?.close();
+  });
+
+  it('sends a tool’s log messages, filtered by logging/setLevel', async () => {
+    await alice.setLoggingLevel('info');
+    await alice.callTool({ name: 'test_tool_with_logging', arguments: {} });
+    expect(logs).toEqual([
+      { level: 'info', data: 'Tool execution started' },
+      { level: 'info', data: 'Tool processing data' },
+      { level: 'info', data: 'Tool execution completed' },
+    ]);
+    await alice.setLoggingLevel('warning');
+    await alice.callTool({ name: 'test_tool_with_logging', arguments: {} });
+    expect(logs).toHaveLength(3);
+  });
+
+  it('notifies subscribers of resource updates until they unsubscribe', async () => {
+    const subscriptions = app.app.get(ResourceSubscriptions);
+    await alice.subscribeResource({ uri: 'test://watched-resource' });
+    // The update travels on the session's GET stream, which the client opens right after initialize.
+    for (let i = 0; i < 50 && updated.length === 0; i++) {
+      expect(await subscriptions.updated('test://watched-resource')).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(updated[0]).toBe('test://watched-resource');
+
+    await alice.unsubscribeResource({ uri: 'test://watched-resource' });
+    expect(await subscriptions.updated('test://watched-resource')).toBe(0);
+    await expect(alice.subscribeResource({ uri: 'test://static-binary' })).rejects.toMatchObject({
+      code: -32003,
+    });
+  });
+
+  it('lets a tool ask the user (elicitation) and the client’s LLM (sampling)', async () => {
+    const elicited = await alice.callTool({
+      name: 'test_elicitation',
+      arguments: { message: 'who are you?' },
+    });
+    expect(elicited.isError).toBeFalsy();
+    expect(textOf(elicited)).toBe(
+      'User response: action=accept, content={"username":"ada","email":"ada@example.com (asked: who are you?)"}',
+    );
+    const sampled = await alice.callTool({ name: 'test_sampling', arguments: { prompt: 'hello' } });
+    expect(textOf(sampled)).toBe('LLM response: echo of hello');
+  });
+
+  it('refuses elicitation to a client that did not declare the capability', async () => {
+    const plain = new Client({ name: 'no-capabilities', version: '1.0.0' });
+    const headers = await app.bearer(ALICE, ALICE_SCOPES);
+    await plain.connect(new StreamableHTTPClientTransport(app.mcpUrl, { requestInit: { headers } }));
+    const result = await plain.callTool({ name: 'test_elicitation', arguments: { message: 'x' } });
+    expect(toolError(result)).toMatchObject({
+      code: 'CLIENT_UNSUPPORTED',
+      message: expect.stringContaining('elicitation capability'),
+    });
+    await plain.close();
+  });
+});
+
+describe(`docs/extending.md "Testing a pack" (${databaseKind})`, () => {
+  it('runs as written', async () => {
+    // Keep in step with the snippet in docs/extending.md.
+    const app = await startApp({ env: { TOOL_PACKS: 'echo,conformance' } });
+    await app.grant('alice', 'resource:test_static_text');
+    const headers = await app.bearer('alice', ['resource:test_static_text']);
+    const client = new Client({ name: 'test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(app.mcpUrl, { requestInit: { headers } }));
+    expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(['test://static-text']);
+    await client.close();
+    await app.close();
+  });
+});
