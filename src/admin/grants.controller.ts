@@ -7,6 +7,8 @@ import { DomainError } from '../common/domain-error.js';
 import { principalOf } from '../common/principal.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { PermissionsService } from '../permissions/permissions.service.js';
+import { PromptRegistry } from '../tools/prompt-registry.service.js';
+import { ResourceRegistry } from '../tools/resource-registry.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 import { CreateGrantBody, GrantIdParam, ListGrantsQuery } from './admin.schemas.js';
 import { auditAdmin } from './admin-audit.js';
@@ -20,7 +22,9 @@ import { ADMIN_SCOPE } from '../auth/scopes.js';
 export class GrantsController {
   constructor(
     private readonly permissions: PermissionsService,
-    private readonly registry: ToolRegistry,
+    private readonly tools: ToolRegistry,
+    private readonly resources: ResourceRegistry,
+    private readonly prompts: PromptRegistry,
     private readonly audit: AuditRecorder,
   ) {}
 
@@ -33,8 +37,12 @@ export class GrantsController {
     @Req() req: FastifyRequest,
     @Body(new ZodValidationPipe(CreateGrantBody)) body: CreateGrantBody,
   ) {
-    const tool = this.registry.get(body.toolName);
-    if (!tool) throw new DomainError('INVALID_REQUEST', `Unknown tool: ${body.toolName}`);
+    if (!this.exists(body.toolName)) {
+      throw new DomainError(
+        'INVALID_REQUEST',
+        `Unknown tool, resource:<name> or prompt:<name>: ${body.toolName}`,
+      );
+    }
     const admin = principalOf(req);
     const grant = await this.permissions.grant({ ...body, grantedBy: admin.agentId });
     await auditAdmin(this.audit, req, 'grant.create', {
@@ -43,6 +51,14 @@ export class GrantsController {
       tool: grant.toolName,
     });
     return grant;
+  }
+
+  /** `toolName` is a tool name, or `resource:<name>` / `prompt:<name>` (see docs/extending.md). */
+  private exists(key: string): boolean {
+    const [kind, name] = key.includes(':') ? key.split(/:(.*)/s) : ['tool', key];
+    if (kind === 'resource') return this.resources.get(name) !== undefined;
+    if (kind === 'prompt') return this.prompts.get(name) !== undefined;
+    return kind === 'tool' && this.tools.get(key) !== undefined;
   }
 
   @Get()

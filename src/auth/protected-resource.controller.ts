@@ -1,6 +1,8 @@
 import { Controller, Delete, Get, Options, Patch, Post, Put, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../config/app-config.js';
+import { PromptRegistry } from '../tools/prompt-registry.service.js';
+import { ResourceRegistry } from '../tools/resource-registry.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 import { Public } from './public.decorator.js';
 import { ADMIN_SCOPE, toolScope } from './scopes.js';
@@ -30,6 +32,8 @@ export class ProtectedResourceController {
   constructor(
     private readonly config: AppConfig,
     private readonly registry: ToolRegistry,
+    private readonly resources: ResourceRegistry,
+    private readonly prompts: PromptRegistry,
   ) {}
 
   @Get('oauth-protected-resource/mcp')
@@ -77,7 +81,12 @@ export class ProtectedResourceController {
     return {
       resource,
       authorization_servers: [this.config.auth.issuer],
-      scopes_supported: [ADMIN_SCOPE, ...this.registry.all().map((tool) => toolScope(tool.name))],
+      scopes_supported: [
+        ADMIN_SCOPE,
+        ...new Set(this.registry.all().map((tool) => toolScope(tool.name))),
+        ...[...this.resources.fixed(), ...this.resources.templated()].map((r) => `resource:${r.name}`),
+        ...this.prompts.all().map((p) => `prompt:${p.name}`),
+      ],
       bearer_methods_supported: ['header'],
       resource_name: 'mcp-production',
     };

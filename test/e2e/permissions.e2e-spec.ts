@@ -97,6 +97,7 @@ describe(`grants through MCP and the admin API (${databaseKind})`, () => {
     [{ agentId: 'x', toolName: 'echo', expiresAt: '2001-01-01T00:00:00Z' }, 'must be in the future'],
     [{ agentId: 'x', toolName: 'echo', extra: true }, 'extra'],
     [{ agentId: 'x', toolName: 'no.such-tool' }, 'Unknown tool'],
+    [{ agentId: 'x', toolName: 'resource:no-such-resource' }, 'Unknown tool'],
   ])('rejects a bad grant %j with a 400 that names the problem', async (body, mentions) => {
     const { status, body: error } = await createGrant(body);
     expect(status).toBe(400);

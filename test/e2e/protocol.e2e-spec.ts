@@ -103,6 +103,29 @@ describe(`MCP resources, prompts and completions, stateless (${databaseKind})`, 
     });
   });
 
+  it('advertises resource and prompt scopes in the protected-resource metadata, and grants them by admin API', async () => {
+    const doc = (await (await fetch(`${app.baseUrl}/.well-known/oauth-protected-resource/mcp`)).json()) as {
+      scopes_supported: string[];
+    };
+    expect(doc.scopes_supported).toEqual(
+      expect.arrayContaining([
+        'resource:test_static_text',
+        'resource:test_template',
+        'prompt:test_simple_prompt',
+      ]),
+    );
+    const admin = { ...(await app.bearer('ops', ['mcp:admin'])), 'content-type': 'application/json' };
+    const grant = (toolName: string) =>
+      fetch(`${app.baseUrl}/admin/grants`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ agentId: 'x', toolName }),
+      });
+    expect((await grant('resource:test_static_text')).status).toBe(201);
+    expect((await grant('prompt:test_simple_prompt')).status).toBe(201);
+    expect((await grant('prompt:no_such_prompt')).status).toBe(400);
+  });
+
   it('lists only the resources and templates the agent holds a scope and a grant for', async () => {
     const { resources } = await alice.listResources();
     expect(resources.map((r) => r.uri).sort()).toEqual(['test://static-text', 'test://watched-resource']);
