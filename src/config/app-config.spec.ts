@@ -43,4 +43,21 @@ describe('loadConfig', () => {
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).http.port).toBe(3000);
   });
+
+  it('limits state and idempotency keys, with documented defaults', () => {
+    expect(loadConfig({}).state).toEqual({ maxKeyLength: 256, maxValueBytes: 65536 });
+    expect(loadConfig({}).idempotency).toEqual({ ttlSeconds: 86400, waitMs: 5000, leaseSeconds: 300 });
+    expect(loadConfig({ STATE_MAX_KEY_LENGTH: '64', IDEMPOTENCY_TTL_SECONDS: '600' })).toMatchObject({
+      state: { maxKeyLength: 64 },
+      idempotency: { ttlSeconds: 600 },
+    });
+    // Keys must fit a btree index entry; a TTL under a minute is a mistake.
+    for (const [name, value] of [
+      ['STATE_MAX_KEY_LENGTH', '513'],
+      ['STATE_MAX_VALUE_BYTES', '8'],
+      ['IDEMPOTENCY_TTL_SECONDS', '10'],
+      ['IDEMPOTENCY_LEASE_SECONDS', '0'],
+    ])
+      expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}:`));
+  });
 });

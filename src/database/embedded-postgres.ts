@@ -32,7 +32,12 @@ export class EmbeddedPostgres {
       });
       await server.start();
       // getServerConn() is "host:port"; the socket server accepts any user/database name.
-      return new EmbeddedPostgres(db, server, lockFile, `postgresql://postgres@${server.getServerConn()}/postgres`);
+      return new EmbeddedPostgres(
+        db,
+        server,
+        lockFile,
+        `postgresql://postgres@${server.getServerConn()}/postgres`,
+      );
     } catch (error) {
       await rm(lockFile, { force: true });
       throw error;
@@ -49,7 +54,9 @@ export class EmbeddedPostgres {
 async function acquireLock(lockFile: string): Promise<void> {
   const holder = Number(await readFile(lockFile, 'utf8').catch(() => ''));
   if (holder && holder !== process.pid && isAlive(holder)) {
-    throw new Error(`The embedded database in ${lockFile.replace(/pglite\.pid$/, '')} is in use by process ${holder}`);
+    throw new Error(
+      `The embedded database in ${lockFile.replace(/pglite\.pid$/, '')} is in use by process ${holder}`,
+    );
   }
   await writeFile(lockFile, String(process.pid));
 }

@@ -46,11 +46,15 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.pruner);
   }
 
-  /** Claims the key for a call with this request hash, or returns the stored result of the first call. */
-  async begin(scope: IdempotencyScope, requestHash: string): Promise<IdempotencyClaim> {
+  /**
+   * Claims the key for a call with this request hash, or returns the stored result of the first call. While the
+   * first call runs, polls until `IDEMPOTENCY_WAIT_MS` has passed or `signal` (the caller gave up) aborts.
+   */
+  async begin(scope: IdempotencyScope, requestHash: string, signal?: AbortSignal): Promise<IdempotencyClaim> {
     const { ttlSeconds, waitMs, leaseSeconds } = this.config.idempotency;
     const deadline = Date.now() + waitMs;
     for (let poll = 0; ; poll++) {
+      signal?.throwIfAborted();
       const claimId = randomUUID();
       // Insert the claim; or take over a record that expired, or an abandoned claim past its lease.
       const claimed = await this.dataSource.query<unknown[]>(
@@ -94,7 +98,8 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
           },
         );
       }
-      await sleep(Math.min(left, 25 * 2 ** Math.min(poll, 3))); // 25, 50, 100, 200, 200 … ms
+      // 25, 50, 100, 200, 200 … ms; an abort ends the wait at once (and the loop, above).
+      await sleep(Math.min(left, 25 * 2 ** Math.min(poll, 3)), undefined, { signal }).catch(() => {});
     }
   }
 

@@ -68,6 +68,16 @@ describe(`IdempotencyService (${databaseKind})`, () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(550);
   });
 
+  it('stops waiting as soon as the duplicate caller gives up', async () => {
+    const s = scope();
+    await store.begin(s, 'slow');
+    const gaveUp = new AbortController();
+    setTimeout(() => gaveUp.abort(new Error('client went away')), 100);
+    const started = Date.now();
+    await expect(store.begin(s, 'slow', gaveUp.signal)).rejects.toThrow('client went away');
+    expect(Date.now() - started).toBeLessThan(400);
+  });
+
   it('frees the key when the claim is released (the call failed)', async () => {
     const s = scope();
     const claim = (await store.begin(s, 'h')) as { claimId: string };

@@ -39,6 +39,7 @@ export class IdempotencyStep implements ToolStep {
     const claim = await this.store.begin(
       { agentId: ctx.principal.agentId, toolName: tool!.name, key },
       requestHash(invocation.input),
+      ctx.signal,
     );
     if (claim.kind === 'completed') {
       return { ...claim.result, _meta: { ...claim.result._meta, [IDEMPOTENT_REPLAY_META]: true } };
