@@ -11,7 +11,7 @@ import { PromptRegistry } from '../tools/prompt-registry.service.js';
 import { ResourceRegistry } from '../tools/resource-registry.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 import { CreateGrantBody, GrantIdParam, ListGrantsQuery } from './admin.schemas.js';
-import { auditAdmin } from './admin-audit.js';
+import { auditAdmin } from '../audit/admin-action.js';
 import { RequireScopes } from '../auth/require-scopes.decorator.js';
 import { ADMIN_SCOPE } from '../auth/scopes.js';
 

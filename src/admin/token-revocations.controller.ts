@@ -7,7 +7,7 @@ import { RequireScopes } from '../auth/require-scopes.decorator.js';
 import { RevocationService } from '../auth/revocation.service.js';
 import { ADMIN_SCOPE } from '../auth/scopes.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
-import { auditAdmin } from './admin-audit.js';
+import { auditAdmin } from '../audit/admin-action.js';
 import { RevokeTokenBody } from './admin.schemas.js';
 
 @ApiTags('admin')

@@ -10,7 +10,7 @@ import { principalOf } from '../common/principal.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { ToolSwitchService } from '../resilience/tool-switch.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
-import { auditAdmin } from './admin-audit.js';
+import { auditAdmin } from '../audit/admin-action.js';
 
 export const SwitchBody = z.strictObject({
   /** One version only; omit to switch every version of the tool. */

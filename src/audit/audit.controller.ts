@@ -4,7 +4,6 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireScopes } from '../auth/require-scopes.decorator.js';
 import { ADMIN_SCOPE } from '../auth/scopes.js';
-import { principalOf } from '../common/principal.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import {
   AuditQueryService,
@@ -15,6 +14,7 @@ import {
   type AuditPage,
   type AuditQuery,
 } from './audit-query.service.js';
+import { auditAdmin } from './admin-action.js';
 import { AuditRecorder } from './audit-recorder.js';
 
 /**
@@ -62,17 +62,7 @@ export class AuditController {
   }
 
   private recordAccess(req: FastifyRequest, action: string, filter: AuditFilter): Promise<void> {
-    const admin = principalOf(req);
-    return this.audit.record({
-      kind: 'admin',
-      outcome: action,
-      agentId: admin.agentId,
-      clientId: admin.clientId,
-      requestId: String(req.id),
-      remoteAddr: req.ip,
-      userAgent: req.headers['user-agent'],
-      detail: { filter: withoutPaging(filter) },
-    });
+    return auditAdmin(this.audit, req, action, { filter: withoutPaging(filter) });
   }
 }
 

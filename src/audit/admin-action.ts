@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AuditRecorder } from './audit-recorder.js';
 import { principalOf } from '../common/principal.js';
 
 /** Every admin action leaves an audit row naming who did what (the action's target goes in `detail`). */
