@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
 import type { PinoLogger } from 'nestjs-pino';
 import { lastValueFrom, of } from 'rxjs';
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service.js';
+import { isLogged } from '../common/logging/request-logged.js';
 import { loadConfig } from '../config/app-config.js';
 import { HttpTimingInterceptor } from './http-timing.interceptor.js';
 import { MetricsService } from './metrics.service.js';
@@ -20,12 +22,19 @@ class RecordingLogger {
 
 function httpContext(url: string, route: string | undefined) {
   const raw = Object.assign(new EventEmitter(), { statusCode: 200 });
-  const req = { method: 'POST', url, id: 'req-42', headers: {}, routeOptions: { url: route } };
+  const req = {
+    method: 'POST',
+    url,
+    id: 'req-42',
+    headers: {},
+    routeOptions: { url: route },
+    raw: {} as IncomingMessage,
+  };
   const context = {
     getType: () => 'http',
     switchToHttp: () => ({ getRequest: () => req, getResponse: () => ({ raw }) }),
   } as unknown as ExecutionContext;
-  return { context, raw };
+  return { context, raw, req };
 }
 
 describe('HttpTimingInterceptor', () => {
@@ -46,8 +55,9 @@ describe('HttpTimingInterceptor', () => {
   });
 
   it('logs one line when the response finishes, with method, route, status, duration and request id', async () => {
-    const { context, raw } = httpContext('/mcp?x=1', '/mcp');
+    const { context, raw, req } = httpContext('/mcp?x=1', '/mcp');
     expect(await lastValueFrom(interceptor.intercept(context, next))).toBe('handled');
+    expect(isLogged(req.raw)).toBe(true); // so the app's onResponse hook does not log it a second time
     expect(logger.lines).toHaveLength(0); // the MCP transport writes the response after the handler returns
     raw.statusCode = 202;
     raw.emit('finish');

@@ -1,14 +1,8 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { loadOrCreateDevKey, mintDevToken } from '../../src/auth/dev-keys.js';
 import { loadConfig } from '../../src/config/app-config.js';
-import { createTestDatabase, databaseKind, type TestDatabase } from '../utils/database.js';
-import { buildIfStale, freePort, ServerProcess } from '../utils/server-process.js';
+import { databaseKind } from '../utils/database.js';
+import { ServerProcess } from '../utils/server-process.js';
 
-const run = promisify(execFile);
 const AGENT = 'crash-agent';
 const WORKERS = 16;
 /** Kill once this many calls were acknowledged (or after KILL_AFTER_MS, whichever comes first). */
@@ -21,46 +15,19 @@ const KILL_AFTER_MS = 8000;
  * exactly one audit row (matched by its request id), and no call has two.
  */
 describe(`audit trail survives SIGKILL under load (${databaseKind})`, () => {
-  let database: TestDatabase;
-  let dataDir: string;
-  let env: Record<string, string>;
   let server: ServerProcess;
-  let baseUrl: string;
 
   beforeAll(async () => {
-    await buildIfStale();
-    database = await createTestDatabase();
-    dataDir = await mkdtemp(join(tmpdir(), 'mcp-crash-'));
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    env = {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      PORT: String(port),
-      PUBLIC_URL: baseUrl,
-      DATA_DIR: dataDir,
-      RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
-      ...(database.url && { DATABASE_URL: database.url, MIGRATIONS_RUN: 'true' }),
-    };
-    // Bootstrap the grant with the ops CLI before the server owns the (embedded) database.
-    await run(process.execPath, ['dist/src/permissions/grant.cli.js', '--agent', AGENT, '--tool', 'echo'], {
-      env,
-    });
-    server = new ServerProcess(env, baseUrl);
+    server = await ServerProcess.prepare(AGENT, ['echo']);
   }, 300_000);
 
-  afterAll(async () => {
-    await server?.stop('SIGKILL');
-    await database?.drop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => server?.dispose());
 
   const start = () => server.start();
   const kill = () => server.stop('SIGKILL');
 
   it('has an audit row for every acknowledged call after a SIGKILL, and none twice', async () => {
-    const config = loadConfig(env);
+    const config = loadConfig(server.env);
     const key = await loadOrCreateDevKey(config.auth.devKeyDir);
     const token = (scopes: string[]) =>
       mintDevToken(config.auth, key, { agent: AGENT, scopes, ttlSeconds: 600 });
@@ -72,7 +39,7 @@ describe(`audit trail survives SIGKILL under load (${databaseKind})`, () => {
     let next = 0;
     let stop = false;
     const call = async (requestId: string): Promise<boolean> => {
-      const res = await fetch(`${baseUrl}/mcp`, {
+      const res = await fetch(`${server.baseUrl}/mcp`, {
         method: 'POST',
         headers: {
           authorization: `Bearer ${callerToken}`,
@@ -108,7 +75,7 @@ describe(`audit trail survives SIGKILL under load (${databaseKind})`, () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     // Group commit under this load, as the server itself reports it.
-    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
     await kill(); // mid-load: requests are in flight
     stop = true;
     await Promise.all(load);
@@ -117,7 +84,7 @@ describe(`audit trail survives SIGKILL under load (${databaseKind})`, () => {
 
     await start();
     const adminToken = await token(['mcp:admin']);
-    const res = await fetch(`${baseUrl}/admin/audit/export?agent=${AGENT}&kind=tool_call`, {
+    const res = await fetch(`${server.baseUrl}/admin/audit/export?agent=${AGENT}&kind=tool_call`, {
       headers: { authorization: `Bearer ${adminToken}` },
     });
     expect(res.status).toBe(200);

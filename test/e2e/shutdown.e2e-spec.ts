@@ -1,14 +1,8 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { loadOrCreateDevKey, mintDevToken } from '../../src/auth/dev-keys.js';
 import { loadConfig } from '../../src/config/app-config.js';
-import { createTestDatabase, databaseKind, type TestDatabase } from '../utils/database.js';
-import { buildIfStale, freePort, ServerProcess } from '../utils/server-process.js';
+import { databaseKind } from '../utils/database.js';
+import { ServerProcess } from '../utils/server-process.js';
 
-const run = promisify(execFile);
 const AGENT = 'drain-agent';
 
 /**
@@ -17,39 +11,16 @@ const AGENT = 'drain-agent';
  * a success response has its audit row afterwards.
  */
 describe(`graceful shutdown on SIGTERM (${databaseKind})`, () => {
-  let database: TestDatabase;
-  let dataDir: string;
   let server: ServerProcess;
 
   beforeAll(async () => {
-    await buildIfStale();
-    database = await createTestDatabase();
-    dataDir = await mkdtemp(join(tmpdir(), 'mcp-drain-'));
-    const port = await freePort();
-    const baseUrl = `http://127.0.0.1:${port}`;
-    const env = {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      PORT: String(port),
-      PUBLIC_URL: baseUrl,
-      DATA_DIR: dataDir,
-      RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+    server = await ServerProcess.prepare(AGENT, ['echo'], {
       SHUTDOWN_DRAIN_DELAY_MS: '1500',
       SHUTDOWN_GRACE_MS: '20000',
-      ...(database.url && { DATABASE_URL: database.url, MIGRATIONS_RUN: 'true' }),
-    };
-    await run(process.execPath, ['dist/src/permissions/grant.cli.js', '--agent', AGENT, '--tool', 'echo'], {
-      env,
     });
-    server = new ServerProcess(env, baseUrl);
   }, 300_000);
 
-  afterAll(async () => {
-    await server?.stop('SIGKILL');
-    await database?.drop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => server?.dispose());
 
   it('flips readiness first, finishes in-flight calls, loses no audit row and exits 0', async () => {
     const config = loadConfig(server.env);

@@ -1,8 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdir, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createTestDatabase } from './database.js';
 
 const run = promisify(execFile);
 
@@ -14,7 +16,47 @@ export class ServerProcess {
   constructor(
     readonly env: Record<string, string>,
     readonly baseUrl: string,
+    private readonly cleanup: () => Promise<void> = async () => {},
   ) {}
+
+  /**
+   * A built server on a fresh database (PostgreSQL when DATABASE_URL is set, else embedded in its own DATA_DIR)
+   * on a free loopback port, with dev auth, and `agent` granted `tools` (through the ops CLI, before the server
+   * owns the embedded database). Not started yet.
+   */
+  static async prepare(
+    agent: string,
+    tools: string[],
+    extraEnv: Record<string, string> = {},
+  ): Promise<ServerProcess> {
+    await buildIfStale();
+    const database = await createTestDatabase();
+    const dataDir = await mkdtemp(join(tmpdir(), 'mcp-server-'));
+    const baseUrl = `http://127.0.0.1:${await freePort()}`;
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      PORT: new URL(baseUrl).port,
+      PUBLIC_URL: baseUrl,
+      DATA_DIR: dataDir,
+      RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+      ...(database.url && { DATABASE_URL: database.url, MIGRATIONS_RUN: 'true' }),
+      ...extraEnv,
+    };
+    const grants = tools.flatMap((tool) => ['--tool', tool]);
+    await run(process.execPath, ['dist/src/permissions/grant.cli.js', '--agent', agent, ...grants], { env });
+    return new ServerProcess(env, baseUrl, async () => {
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+  }
+
+  /** Kills the server and deletes its database and data. */
+  async dispose(): Promise<void> {
+    await this.stop('SIGKILL');
+    await this.cleanup();
+  }
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -46,7 +88,8 @@ export class ServerProcess {
   /** Sends `signal` and resolves with the exit code once the process has exited. */
   async stop(signal: NodeJS.Signals): Promise<number | null> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    // Exited already: by itself (exitCode) or by a signal (signalCode).
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill(signal);
     return exited;
