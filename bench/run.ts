@@ -9,7 +9,10 @@
  * tool error). Reports requests/s, p50/p99 latency, server CPU per call, peak RSS, ratios to the prototype
  * measured in the same run; writes bench/results/latest.{json,md}.
  *
- * Needs PostgreSQL (BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres).
+ * Needs PostgreSQL (BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres). The service's
+ * pool size is BENCH_DB_POOL_SIZE (default 10, the service's own DB_POOL_SIZE default; on this 2-core machine 10
+ * connections did as well as 20 or better: the database shares the cores, and a call holds a connection only for
+ * two short reads and its share of a group-committed INSERT).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -22,6 +25,7 @@ const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,16,64').split(',').map(Number);
 const REPS = Number(process.env.BENCH_REPS ?? 2);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
+const DB_POOL_SIZE = process.env.BENCH_DB_POOL_SIZE ?? '10';
 const AGENT = 'bench-agent';
 const TOOLS = ['echo', 'counter.increment'];
 
@@ -83,7 +87,12 @@ function isSuccess(body: string): boolean {
 }
 
 function callBody(tool: string, args: Record<string, unknown>): string {
-  return JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: args } });
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: tool, arguments: args },
+  });
 }
 
 async function load(target: Target, tool: string, clients: number, amount: number): Promise<Row> {
@@ -106,7 +115,8 @@ async function load(target: Target, tool: string, clients: number, amount: numbe
       {
         setupRequest: (req: { body?: string }, context: { name?: string }) => {
           context.name ??= `c${Math.random().toString(36).slice(2, 10)}`;
-          req.body = tool === 'echo' ? callBody('echo', { text: 'hello' }) : callBody(tool, { name: context.name });
+          req.body =
+            tool === 'echo' ? callBody('echo', { text: 'hello' }) : callBody(tool, { name: context.name });
           return req;
         },
       },
@@ -149,7 +159,7 @@ async function main(): Promise<void> {
     DATABASE_URL: dbUrl.toString(),
     MIGRATIONS_RUN: 'true',
     LOG_LEVEL: 'info',
-    DB_POOL_SIZE: '20',
+    DB_POOL_SIZE,
     // Limits stay on (evaluated on every call) but high enough not to trip during the benchmark.
     RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
   };
@@ -157,7 +167,10 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     // Migrate, grant and mint before starting the measured process.
-    execFileSync('node', ['dist/src/database/cli.js', 'run'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('node', ['dist/src/database/cli.js', 'run'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     for (const tool of TOOLS) {
       execFileSync('node', ['dist/src/permissions/grant.cli.js', '--agent', AGENT, '--tool', tool], {
         env: { ...process.env, ...env },
@@ -169,7 +182,12 @@ async function main(): Promise<void> {
     const prototype = start('node', ['dist/bench/baseline-server.js', '3400'], {});
     const service = start('node', ['dist/src/main.js'], env);
     children.push(prototype, service);
-    const A: Target = { name: 'prototype', url: 'http://127.0.0.1:3400/mcp', process: prototype, headers: {} };
+    const A: Target = {
+      name: 'prototype',
+      url: 'http://127.0.0.1:3400/mcp',
+      process: prototype,
+      headers: {},
+    };
     const B: Target = {
       name: 'service',
       url: `http://localhost:${servicePort}/mcp`,
@@ -225,10 +243,21 @@ async function main(): Promise<void> {
 function mintToken(env: Record<string, string>): string {
   const out = execFileSync(
     'node',
-    ['dist/src/auth/mint-token.cli.js', '--agent', AGENT, '--scope', TOOLS.map((t) => `tool:${t}`).join(' '), '--ttl', '2h'],
+    [
+      'dist/src/auth/mint-token.cli.js',
+      '--agent',
+      AGENT,
+      '--scope',
+      TOOLS.map((t) => `tool:${t}`).join(' '),
+      '--ttl',
+      '2h',
+    ],
     { env: { ...process.env, ...env }, encoding: 'utf8' },
   );
-  const token = out.trim().split(/\s+/).find((w) => /^ey[\w-]+\.[\w-]+\.[\w-]+$/.test(w));
+  const token = out
+    .trim()
+    .split(/\s+/)
+    .find((w) => /^ey[\w-]+\.[\w-]+\.[\w-]+$/.test(w));
   if (!token) throw new Error('npm run token printed no token');
   return token;
 }
@@ -244,7 +273,9 @@ async function withDb<T>(url: string, run: (c: pg.Client) => Promise<T>): Promis
 }
 
 const resetCounters = (url: string) =>
-  withDb(url, (c) => c.query(`DELETE FROM agent_state WHERE agent_id = $1 AND key LIKE 'counter/%'`, [AGENT]));
+  withDb(url, (c) =>
+    c.query(`DELETE FROM agent_state WHERE agent_id = $1 AND key LIKE 'counter/%'`, [AGENT]),
+  );
 
 const sumCounters = (url: string) =>
   withDb(url, async (c) => {

@@ -12,6 +12,7 @@ import { RevocationService } from './revocation.service.js';
 import { RevokedTokenEntity } from './revoked-token.entity.js';
 import { ScopeGuard } from './scope.guard.js';
 import { SigningKeyResolver } from './signing-key.resolver.js';
+import { VERIFIED_TOKEN_CACHE_DEFAULTS, VerifiedTokenCache } from './verified-token.cache.js';
 
 /**
  * OAuth 2.1 resource server: bearer JWT authentication (passport-jwt, keys from the IdP's JWKS or the dev key),
@@ -29,6 +30,15 @@ import { SigningKeyResolver } from './signing-key.resolver.js';
     },
     DevAuthService,
     SigningKeyResolver,
+    {
+      provide: VerifiedTokenCache,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) =>
+        new VerifiedTokenCache({
+          ...VERIFIED_TOKEN_CACHE_DEFAULTS,
+          clockToleranceSec: config.auth.clockToleranceSec,
+        }),
+    },
     RevocationService,
     JwtStrategy,
     BearerAuthGuard,

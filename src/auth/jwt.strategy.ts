@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { ProtectedHeaderParameters } from 'jose';
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
@@ -11,6 +12,7 @@ import { bearerTokenOf } from './bearer-credentials.js';
 import { RevocationService } from './revocation.service.js';
 import { SigningKeyResolver } from './signing-key.resolver.js';
 import { principalFromClaims } from './token-claims.js';
+import { VerifiedTokenCache, type VerifiedToken } from './verified-token.cache.js';
 
 const STRATEGY = 'jwt';
 
@@ -22,24 +24,37 @@ const STRATEGY = 'jwt';
  * - jsonwebtoken verifies the signature with the allow-listed algorithms, the issuer and exp/nbf with leeway;
  * - `validate` checks audience and required claims, then the revocation list (a database read every time).
  *
+ * A token that passed all of that is remembered in `VerifiedTokenCache` (by its SHA-256, at most 60 s, never past
+ * its `exp`, only while its key is still the one the JWKS holds): presented again, it skips the signature check
+ * but not the time checks, and never the revocation list.
+ *
  * Each app has its own passport `Authenticator`, not the process-wide singleton, so two apps in one process (tests)
  * never verify with each other's configuration.
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY) {
   private authenticator?: passport.Authenticator;
+  /** The token and key passport is verifying for a request, for `validate` to cache once everything passed. */
+  private readonly verifying = new WeakMap<
+    object,
+    { token: string; header: ProtectedHeaderParameters; key: KeyObject }
+  >();
 
   constructor(
     private readonly config: AppConfig,
-    keys: SigningKeyResolver,
+    private readonly keys: SigningKeyResolver,
     private readonly revocations: RevocationService,
+    private readonly verified: VerifiedTokenCache,
   ) {
     super({
       jwtFromRequest: bearerTokenOf,
-      secretOrKeyProvider: (_req, rawJwt: string, done) => {
-        keys.keyFor(rawJwt).then(
-          // jsonwebtoken takes a KeyObject (its typings only mention PEM strings and buffers).
-          (key: KeyObject) => done(null, key as unknown as Buffer),
+      secretOrKeyProvider: (req: object, rawJwt: string, done) => {
+        keys.resolve(rawJwt).then(
+          ({ key, header }) => {
+            this.verifying.set(req, { token: rawJwt, header, key });
+            // jsonwebtoken takes a KeyObject (its typings only mention PEM strings and buffers).
+            done(null, key as unknown as Buffer);
+          },
           (error: unknown) => done(error),
         );
       },
@@ -57,8 +72,25 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
   }
 
   /** passport's verify callback: the claims have a valid signature, issuer and lifetime by now. */
-  async validate(_req: FastifyRequest, claims: Record<string, unknown>): Promise<Principal> {
+  async validate(req: FastifyRequest, claims: Record<string, unknown>): Promise<Principal> {
     const principal = principalFromClaims(claims, this.config.auth);
+    await this.refuseRevoked(principal);
+    const verifying = this.verifying.get(req);
+    if (verifying) {
+      this.verifying.delete(req);
+      this.verified.set(verifying.token, {
+        principal,
+        header: verifying.header,
+        key: verifying.key,
+        exp: claims.exp as number, // principalFromClaims has checked it is a number
+        nbf: typeof claims.nbf === 'number' ? claims.nbf : undefined,
+      });
+    }
+    return principal;
+  }
+
+  /** The revocation list, read from the database on every request, cached verification or not. */
+  private async refuseRevoked(principal: Principal): Promise<void> {
     let revoked: boolean;
     try {
       revoked = await this.revocations.isRevoked(principal.tokenId!);
@@ -66,14 +98,38 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
       throw new AuthUnavailableError('Cannot read the token revocation list', error);
     }
     if (revoked) throw new TokenRejectedError('revoked');
-    return principal;
+  }
+
+  /** A cached verification whose key is still the one the JWKS holds for its header; else it is dropped. */
+  private async stillVerified(token: string): Promise<VerifiedToken | undefined> {
+    const cached = this.verified.get(token);
+    if (!cached) return undefined;
+    let key: KeyObject | undefined;
+    try {
+      key = await this.keys.publishedKey(cached.header);
+    } catch {
+      key = undefined; // full verification below answers (401 for a key gone, 503 for an unreachable IdP)
+    }
+    if (key === cached.key) return cached;
+    this.verified.delete(token);
+    return undefined;
   }
 
   /**
    * Runs passport for this request. Resolves to the principal; rejects with a `TokenRejectedError`, a
    * jsonwebtoken error (both: the token is bad) or an `AuthUnavailableError`.
    */
-  authenticateRequest(req: FastifyRequest): Promise<Principal> {
+  async authenticateRequest(req: FastifyRequest): Promise<Principal> {
+    const token = bearerTokenOf(req);
+    const cached = token === null ? undefined : await this.stillVerified(token);
+    if (cached) {
+      await this.refuseRevoked(cached.principal);
+      return cached.principal;
+    }
+    return this.verifyWithPassport(req);
+  }
+
+  private verifyWithPassport(req: FastifyRequest): Promise<Principal> {
     return new Promise((resolve, reject) => {
       const middleware = this.getPassportInstance().authenticate(
         STRATEGY,

@@ -65,6 +65,11 @@ export class SigningKeyResolver implements OnApplicationBootstrap {
   }
 
   async keyFor(rawJwt: string): Promise<KeyObject> {
+    return (await this.resolve(rawJwt)).key;
+  }
+
+  /** `keyFor`, with the header it was found from (the verification cache keeps both; see `publishedKey`). */
+  async resolve(rawJwt: string): Promise<{ key: KeyObject; header: ProtectedHeaderParameters }> {
     const { auth } = this.config;
     let header: ProtectedHeaderParameters;
     let payload: JWTPayload;
@@ -82,6 +87,15 @@ export class SigningKeyResolver implements OnApplicationBootstrap {
     if (header.crit !== undefined) throw new TokenRejectedError('crit');
     if (!typeAllowed(header.typ, auth.requireAtJwt)) throw new TokenRejectedError('typ');
     if (payload.iss !== auth.issuer) throw new TokenRejectedError('issuer');
+    return { key: await this.publishedKey(header), header };
+  }
+
+  /**
+   * The key the JWKS as this server knows it now holds for a (checked) header. jose re-imports every key when it
+   * re-reads the JWKS, so the same object comes back only while the JWKS has not changed since: a cached
+   * verification is used only while this returns the very key it was made with.
+   */
+  async publishedKey(header: ProtectedHeaderParameters): Promise<KeyObject> {
     const keySet = await this.keys();
     try {
       const key = await keySet(header);

@@ -34,7 +34,7 @@ export type ErrorCode =
   | 'TOOL_UNAVAILABLE'
   | 'TOOL_SUNSET'
   | 'TOOL_DISABLED'
-  | 'CLIENT_FEATURE_UNAVAILABLE';
+  | 'CLIENT_UNSUPPORTED';
 
 export class DomainError extends Error {
   constructor(

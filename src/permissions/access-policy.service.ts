@@ -28,9 +28,22 @@ export const featureKey = (kind: FeatureKind, name: string) => `${kind}:${name}`
 export class AccessPolicy {
   constructor(private readonly permissions: PermissionsService) {}
 
+  /** Reads the grant from the database (unless the scope already denies), then decides. */
   async decide(principal: Principal, tool: ToolRef): Promise<AccessDecision> {
     if (!principal.scopes.has(toolScope(tool.name))) return { allowed: false, reason: 'scope' };
-    const granted = await this.permissions.isGranted(principal.agentId, tool.name, tool.version);
+    return this.decision(
+      principal,
+      tool,
+      await this.permissions.isGranted(principal.agentId, tool.name, tool.version),
+    );
+  }
+
+  /**
+   * The decision itself, given whether the agent holds a grant in force for this tool version as read from the
+   * database for this very request (`grantInForceSql`; `tools/call` reads it together with the kill switch).
+   */
+  decision(principal: Principal, tool: ToolRef, granted: boolean): AccessDecision {
+    if (!principal.scopes.has(toolScope(tool.name))) return { allowed: false, reason: 'scope' };
     return granted ? { allowed: true } : { allowed: false, reason: 'grant' };
   }
 
@@ -39,8 +52,15 @@ export class AccessPolicy {
     const inScope = tools.filter((t) => principal.scopes.has(toolScope(t.name)));
     if (inScope.length === 0) return [];
     const grants = await this.permissions.grantedTools(principal.agentId);
-    return inScope.filter((t) =>
-      grants.some((g) => g.toolName === t.name && (g.toolVersion === null || g.toolVersion === t.version)),
+    return inScope.filter(
+      (t) =>
+        this.decision(
+          principal,
+          t,
+          grants.some(
+            (g) => g.toolName === t.name && (g.toolVersion === null || g.toolVersion === t.version),
+          ),
+        ).allowed,
     );
   }
 

@@ -22,6 +22,17 @@ export interface GrantFilter {
 const ACTIVE = `g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > now())`;
 
 /**
+ * SQL boolean: does agent `agent` hold a grant in force for tool `name` at version `version` (placeholders such as
+ * `$1`)? The one definition of "granted", used by `isGranted` and by statements that fold this check into a
+ * per-call query of their own (ToolGate), so that a call pays one round trip for its checks.
+ */
+export function grantInForceSql(agent: string, name: string, version: string): string {
+  return `EXISTS (SELECT 1 FROM permission_grant g
+    WHERE g.agent_id = ${agent} AND g.tool_name = ${name} AND (g.tool_version IS NULL OR g.tool_version = ${version})
+      AND ${ACTIVE})`;
+}
+
+/**
  * Grants live in PostgreSQL and are read on every decision: never cached, so an expiry, a revocation or a new
  * grant takes effect on the very next call on every replica.
  */
@@ -68,13 +79,11 @@ export class PermissionsService {
 
   /** Is there a grant in force for this agent, tool and version? One indexed query. */
   async isGranted(agentId: string, toolName: string, toolVersion: string): Promise<boolean> {
-    const rows: unknown[] = await this.grants.query(
-      `SELECT 1 FROM permission_grant g
-        WHERE g.agent_id = $1 AND g.tool_name = $2 AND (g.tool_version IS NULL OR g.tool_version = $3) AND ${ACTIVE}
-        LIMIT 1`,
+    const rows: { granted: boolean }[] = await this.grants.query(
+      `SELECT ${grantInForceSql('$1', '$2', '$3')} AS granted`,
       [agentId, toolName, toolVersion],
     );
-    return rows.length > 0;
+    return rows[0].granted;
   }
 
   /** The `name@version` pairs (version null = any) this agent holds a grant for now. */

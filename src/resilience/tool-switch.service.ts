@@ -13,6 +13,15 @@ export interface DisabledTool {
 }
 
 /**
+ * SQL boolean: is version `version` of tool `name` switched off, by itself or by a switch on every version
+ * (placeholders such as `$1`)? The one definition, used by `isDisabled` and by statements that fold this check
+ * into a per-call query of their own (ToolGate).
+ */
+export function toolSwitchedOffSql(name: string, version: string): string {
+  return `EXISTS (SELECT 1 FROM tool_switch s WHERE s.tool_name = ${name} AND (s.tool_version IS NULL OR s.tool_version = ${version}))`;
+}
+
+/**
  * The runtime kill switch. State lives in PostgreSQL and is read on every call, never cached: a switch takes
  * effect on the very next call on every replica. The read is one index lookup on a table of a few rows.
  */
@@ -46,11 +55,11 @@ export class ToolSwitchService {
 
   /** Is this version switched off (by itself or by a switch on every version)? One indexed query. */
   async isDisabled(toolName: string, toolVersion: string): Promise<boolean> {
-    const rows: unknown[] = await this.switches.query(
-      `SELECT 1 FROM tool_switch WHERE tool_name = $1 AND (tool_version IS NULL OR tool_version = $2) LIMIT 1`,
+    const rows: { disabled: boolean }[] = await this.switches.query(
+      `SELECT ${toolSwitchedOffSql('$1', '$2')} AS disabled`,
       [toolName, toolVersion],
     );
-    return rows.length > 0;
+    return rows[0].disabled;
   }
 
   /** Every switch in force (the table is tiny: a row per switched-off tool). */

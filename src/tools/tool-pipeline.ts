@@ -7,6 +7,8 @@ export interface ToolInvocation {
   tool?: ToolDefinition;
   /** Parsed arguments, set by the validation step. */
   input?: unknown;
+  /** Whether the agent holds a grant in force for `tool`, read by the resolve step (ToolGate) for this call. */
+  granted?: boolean;
 }
 
 /**

@@ -58,6 +58,8 @@ export class ToolRegistry implements OnModuleInit {
     if (sunsetAt && Number.isNaN(sunsetAt.getTime()))
       fail(`deprecated.sunset "${options.deprecated!.sunset}" is not an ISO date`);
     if (!(options.input instanceof z.ZodObject)) fail('input schema must be a zod object');
+    if (options.inputJsonSchema && options.inputJsonSchema.type !== 'object')
+      fail('inputJsonSchema must be an object schema (type "object")');
     if (options.output && !(options.output instanceof z.ZodObject))
       fail('output schema must be a zod object');
     const versions = this.tools.get(options.name) ?? [];
@@ -68,7 +70,7 @@ export class ToolRegistry implements OnModuleInit {
       description: options.description,
       input: options.input,
       output: options.output,
-      inputJsonSchema: toJsonSchema(options.input, 'input'),
+      inputJsonSchema: options.inputJsonSchema ?? toJsonSchema(options.input, 'input'),
       outputJsonSchema: options.output && toJsonSchema(options.output, 'output'),
       annotations: options.annotations,
       rateLimit: options.rateLimit,

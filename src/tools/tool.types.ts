@@ -42,6 +42,11 @@ export interface ToolOptions<I extends z.ZodObject = z.ZodObject, O extends z.Zo
   timeoutMs?: number;
   /** This version is deprecated: it stops working after `sunset` (ISO date); `replacement` names the successor. */
   deprecated?: ToolDeprecation;
+  /**
+   * Advertise this JSON Schema in `tools/list` verbatim instead of the one derived from `input` (e.g. to keep
+   * `$schema`, `$defs` and `$ref`). Arguments are still validated with `input`: keep the two equivalent.
+   */
+  inputJsonSchema?: Record<string, unknown>;
 }
 
 export interface ToolDeprecation {
@@ -68,9 +73,9 @@ export interface ToolContext {
   progress: ClientChannel['progress'];
   /** Log message to the client (`notifications/message`), filtered by the client's `logging/setLevel`. */
   log: ClientChannel['log'];
-  /** Asks the user for input (`elicitation/create`); stateful sessions only, else `CLIENT_FEATURE_UNAVAILABLE`. */
+  /** Asks the user for input (`elicitation/create`); stateful sessions only, else `CLIENT_UNSUPPORTED`. */
   elicit: ClientChannel['elicit'];
-  /** Asks the client's LLM (`sampling/createMessage`); stateful sessions only, else `CLIENT_FEATURE_UNAVAILABLE`. */
+  /** Asks the client's LLM (`sampling/createMessage`); stateful sessions only, else `CLIENT_UNSUPPORTED`. */
   sample: ClientChannel['sample'];
 }
 

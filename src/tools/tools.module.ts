@@ -12,6 +12,7 @@ import { ResolveStep } from './steps/resolve.step.js';
 import { RetryStep } from './steps/retry.step.js';
 import { TimeoutStep } from './steps/timeout.step.js';
 import { ValidationStep } from './steps/validation.step.js';
+import { ToolGate } from './tool-gate.js';
 import { ToolInvoker } from './tool-invoker.service.js';
 import { ToolRegistry } from './tool-registry.service.js';
 import { PromptRegistry } from './prompt-registry.service.js';
@@ -26,6 +27,7 @@ import { ResourceSubscriptions } from './resource-subscriptions.service.js';
     PromptRegistry,
     ResourceSubscriptions,
     ToolInvoker,
+    ToolGate,
     LoggingStep,
     AuditStep,
     ResolveStep,

@@ -1,7 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
-import { ToolSwitchService } from '../../resilience/tool-switch.service.js';
+import { ToolGate } from '../tool-gate.js';
 import { ToolRegistry } from '../tool-registry.service.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolDefinition, ToolResult } from '../tool.types.js';
@@ -15,12 +15,14 @@ export const DEPRECATED_META = 'mcp-production/deprecated';
  * a tool switched off by an admin fails with `TOOL_DISABLED` (read from the database on every call, so a switch
  * holds on every replica from the next call on); a deprecated version past its sunset fails with `TOOL_SUNSET`
  * naming the replacement; before the sunset it runs, is logged and counted, and its result says it is deprecated.
+ * The switch is read together with the agent's grant, in one statement (ToolGate); the grant is left on the
+ * invocation for AuthorizationStep, which decides after the version policies, as before.
  */
 @Injectable()
 export class ResolveStep implements ToolStep {
   constructor(
     private readonly registry: ToolRegistry,
-    private readonly switches: ToolSwitchService,
+    private readonly gate: ToolGate,
     @Optional() private readonly metrics?: MetricsService,
   ) {}
 
@@ -29,7 +31,9 @@ export class ResolveStep implements ToolStep {
     const tool = this.registry.resolve(call.name, call.meta);
     if (!tool) throw new DomainError('UNKNOWN_TOOL', `Unknown tool: ${call.name}`);
     invocation.tool = tool;
-    if (await this.switches.isDisabled(tool.name, tool.version)) {
+    const { disabled, granted } = await this.gate.read(ctx.principal.agentId, tool);
+    invocation.granted = granted;
+    if (disabled) {
       throw new DomainError(
         'TOOL_DISABLED',
         `Tool ${tool.name}@${tool.version} is switched off by an operator`,
