@@ -36,7 +36,9 @@ app.post('/mcp', async (req: Request, res: Response) => {
     });
   } catch {
     if (!res.headersSent) {
-      res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: null });
+      res
+        .status(500)
+        .json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: null });
     }
   }
 });

@@ -37,7 +37,7 @@ export class McpController {
         'Mcp-Session-Id header is required (only initialize may omit it)',
       );
     }
-    const { protocolVersion, clientInfo } = (req.body).params;
+    const { protocolVersion, clientInfo } = req.body.params;
     return this.handle(
       await this.sessions.open(principalOf(req).agentId, { protocolVersion, clientInfo }),
       req,
