@@ -98,31 +98,42 @@ function callBody(tool: string, args: Record<string, unknown>): string {
 async function load(target: Target, tool: string, clients: number, amount: number): Promise<Row> {
   const pid = target.process.pid!;
   const cpuBefore = cpuMicros(pid);
-  const result: Result = await autocannon({
-    url: target.url,
-    method: 'POST',
-    connections: clients,
-    amount,
-    timeout: 30,
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...target.headers,
-    },
-    verifyBody: isSuccess,
-    // Counters: one name per connection, so conflicts come only from real concurrency on the same row.
-    requests: [
+  const started = performance.now();
+  let lastResponse = started;
+  const result = await new Promise<Result>((resolve, reject) => {
+    const instance = autocannon(
       {
-        setupRequest: (req: { body?: string }, context: { name?: string }) => {
-          context.name ??= `c${Math.random().toString(36).slice(2, 10)}`;
-          req.body =
-            tool === 'echo' ? callBody('echo', { text: 'hello' }) : callBody(tool, { name: context.name });
-          return req;
+        url: target.url,
+        method: 'POST',
+        connections: clients,
+        amount,
+        timeout: 30,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...target.headers,
         },
-      },
-    ],
-    initialContext: {},
-  } as autocannon.Options);
+        verifyBody: isSuccess,
+        // Counters: one name per connection, so conflicts come only from real concurrency on the same row.
+        requests: [
+          {
+            setupRequest: (req: { body?: string }, context: { name?: string }) => {
+              context.name ??= `c${Math.random().toString(36).slice(2, 10)}`;
+              req.body =
+                tool === 'echo'
+                  ? callBody('echo', { text: 'hello' })
+                  : callBody(tool, { name: context.name });
+              return req;
+            },
+          },
+        ],
+        initialContext: {},
+      } as autocannon.Options,
+      (error, done) => (error ? reject(error as Error) : resolve(done)),
+    );
+    instance.on('response', () => (lastResponse = performance.now()));
+  });
+  // CPU up to the end of the run; rate up to the last response (autocannon ends runs on a 1 s tick).
   const cpu = cpuMicros(pid) - cpuBefore;
   const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
   return {
@@ -130,7 +141,7 @@ async function load(target: Target, tool: string, clients: number, amount: numbe
     tool,
     clients,
     requests: result.requests.total,
-    rps: Math.round(result.requests.total / (result.duration || 1)),
+    rps: Math.round(result.requests.total / ((lastResponse - started) / 1000)),
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuUsPerCall: Math.round(cpu / Math.max(1, result.requests.total)),
@@ -180,7 +191,12 @@ async function main(): Promise<void> {
     const token = mintToken(env);
 
     const prototype = start('node', ['dist/bench/baseline-server.js', '3400'], {});
-    const service = start('node', ['dist/src/main.js'], env);
+    // Heap flags for the service only (e.g. BENCH_SERVICE_NODE_OPTIONS=--max-old-space-size=128).
+    const service = start(
+      'node',
+      [...(process.env.BENCH_SERVICE_NODE_OPTIONS ?? '').split(' ').filter(Boolean), 'dist/src/main.js'],
+      env,
+    );
     children.push(prototype, service);
     const A: Target = {
       name: 'prototype',
