@@ -197,7 +197,13 @@ async function main(): Promise<void> {
       [...(process.env.BENCH_SERVICE_NODE_OPTIONS ?? '').split(' ').filter(Boolean), 'dist/src/main.js'],
       env,
     );
-    children.push(prototype, service);
+    // The same service with the audit trail off, to price the audit (same database, same dev keys and audience).
+    const auditOff = start('node', ['dist/src/main.js'], {
+      ...env,
+      PORT: String(servicePort + 1),
+      AUDIT_ENABLED: 'false',
+    });
+    children.push(prototype, service, auditOff);
     const A: Target = {
       name: 'prototype',
       url: 'http://127.0.0.1:3400/mcp',
@@ -212,17 +218,27 @@ async function main(): Promise<void> {
     };
     await waitFor(A.url, prototype);
     await waitFor(`http://127.0.0.1:${servicePort}/health/ready`, service);
+    await waitFor(`http://127.0.0.1:${servicePort + 1}/health/ready`, auditOff);
+    const C: Target = {
+      ...B,
+      name: 'service, audit off',
+      url: `http://localhost:${servicePort + 1}/mcp`,
+      process: auditOff,
+    };
 
     // Warm-up (JIT, pools), not reported.
     await load(A, 'echo', 16, 1000);
     await load(B, 'echo', 16, 1000);
+    await load(C, 'echo', 16, 1000);
     await load(B, 'counter.increment', 16, 500);
     await resetCounters(dbUrl.toString());
 
     for (const clients of LEVELS) {
       for (let rep = 0; rep < REPS; rep++) {
-        rows.push(await load(A, 'echo', clients, clients === 1 ? REQUESTS / 3 : REQUESTS));
-        rows.push(await load(B, 'echo', clients, clients === 1 ? REQUESTS / 3 : REQUESTS));
+        const amount = clients === 1 ? REQUESTS / 3 : REQUESTS;
+        rows.push(await load(A, 'echo', clients, amount));
+        rows.push(await load(B, 'echo', clients, amount));
+        rows.push(await load(C, 'echo', clients, amount));
       }
     }
     let counted = 0;
@@ -239,6 +255,14 @@ async function main(): Promise<void> {
       service: peakRssMb(service.pid!),
     });
     const lost = counted - stored;
+    const rate = (target: string, clients: number) =>
+      report.summary.find((s) => s.target === target && s.tool === 'echo' && s.clients === clients)?.rps ??
+      NaN;
+    for (const clients of LEVELS.filter((c) => c > 1)) {
+      const cost = 1 - rate('service', clients) / rate('service, audit off', clients);
+      report.markdown += `\nAudit cost at ${clients} clients: echo ${(cost * 100).toFixed(1)}% fewer requests/s with the audit trail on.`;
+    }
+    report.markdown += '\n';
     report.markdown += `\nCounter check: ${counted} acknowledged increments, ${stored} stored (lost updates: ${lost}).\n`;
     console.log(report.markdown);
     mkdirSync('bench/results', { recursive: true });

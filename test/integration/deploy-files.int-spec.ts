@@ -3,21 +3,58 @@ import { parse, parseAllDocuments } from 'yaml';
 
 /** docker is only a client on CI machines and there is no cluster: deployment files are checked by parsing. */
 describe('docker-compose.yml', () => {
-  it('parses and wires the service to PostgreSQL and Redis with health checks', async () => {
-    const compose = parse(await readFile('docker-compose.yml', 'utf8')) as {
-      services: Record<
-        string,
-        { healthcheck?: unknown; environment?: Record<string, string>; depends_on?: object }
-      >;
+  type Service = {
+    healthcheck?: unknown;
+    environment?: Record<string, string>;
+    depends_on?: Record<string, { condition: string }> | string[];
+    command?: string[];
+    volumes?: string[];
+  };
+  let services: Record<string, Service>;
+  beforeAll(async () => {
+    services = (
+      parse(await readFile('docker-compose.yml', 'utf8'), { merge: true }) as {
+        services: Record<string, Service>;
+      }
+    ).services;
+  });
+
+  it('runs the full stack: PostgreSQL, Redis, migrations, two replicas behind a proxy, Prometheus', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'mcp-1',
+      'mcp-2',
+      'migrate',
+      'postgres',
+      'prometheus',
+      'proxy',
+      'redis',
+    ]);
+    expect(services.migrate.command).toEqual(['node', 'dist/src/database/cli.js', 'run']);
+    for (const name of ['mcp-1', 'mcp-2']) {
+      const env = services[name].environment!;
+      expect(env.DATABASE_URL).toMatch(/^postgresql:\/\/.+@postgres:5432\//);
+      expect(env.REDIS_URL).toBe('redis://redis:6379');
+      expect(env.MIGRATIONS_RUN).toBe('false'); // the migrate service applies them once
+      expect(services[name].healthcheck).toBeDefined();
+      expect(services[name].depends_on).toMatchObject({
+        migrate: { condition: 'service_completed_successfully' },
+      });
+    }
+    expect(services.proxy.depends_on).toMatchObject({ 'mcp-1': { condition: 'service_healthy' } });
+  });
+
+  it('mounts files that exist: the proxy config and the alert rules Prometheus loads', async () => {
+    const mounts = [...services.proxy.volumes!, ...services.prometheus.volumes!].map((v) => v.split(':')[0]);
+    for (const file of mounts) await expect(readFile(file, 'utf8')).resolves.toBeTruthy();
+    const nginx = await readFile('deploy/compose/nginx.conf', 'utf8');
+    expect(nginx).toMatch(/server mcp-1:3000/);
+    expect(nginx).toMatch(/hash \$http_mcp_session_id consistent/);
+    const prometheus = parse(await readFile('deploy/compose/prometheus.yml', 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
     };
-    for (const service of Object.values(compose.services)) expect(service.healthcheck).toBeDefined();
-    const env = compose.services.mcp.environment!;
-    expect(env.DATABASE_URL).toMatch(/^postgresql:\/\/.+@postgres:5432\//);
-    expect(env.REDIS_URL).toBe('redis://redis:6379');
-    expect(compose.services.mcp.depends_on).toMatchObject({
-      postgres: { condition: 'service_healthy' },
-      redis: { condition: 'service_healthy' },
-    });
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    expect(prometheus.scrape_configs[0].static_configs[0].targets).toEqual(['mcp-1:3000', 'mcp-2:3000']);
   });
 });
 
