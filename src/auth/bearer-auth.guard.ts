@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { DomainError } from '../common/domain-error.js';
 import { setPrincipal } from '../common/principal.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { AuthUnavailableError, TokenRejectedError } from './auth.errors.js';
 import { readCredentials } from './bearer-credentials.js';
 import { AuthChallenges } from './challenge.js';
@@ -26,6 +27,7 @@ export class BearerAuthGuard implements CanActivate {
     private readonly strategy: JwtStrategy,
     private readonly challenges: AuthChallenges,
     private readonly logger: PinoLogger,
+    private readonly metrics: MetricsService,
   ) {
     this.logger.setContext('auth');
   }
@@ -38,10 +40,13 @@ export class BearerAuthGuard implements CanActivate {
     switch (credentials.kind) {
       case 'none':
       case 'other-scheme':
+        this.metrics.authFailure('missing_token');
         throw this.challenges.unauthenticated();
       case 'multiple':
+        this.metrics.authFailure('invalid_request');
         throw this.challenges.invalidRequest('Send exactly one Authorization header');
       case 'malformed':
+        this.metrics.authFailure('invalid_token');
         throw this.challenges.invalidToken();
       case 'bearer':
         break;
@@ -56,9 +61,13 @@ export class BearerAuthGuard implements CanActivate {
 
   private answer(error: unknown, requestId: string): DomainError {
     // A 503: the exception filter logs it (with its cause) like every 5xx.
-    if (error instanceof AuthUnavailableError) return error;
+    if (error instanceof AuthUnavailableError) {
+      this.metrics.authFailure('auth_unavailable');
+      return error;
+    }
     const name = (error as { name?: unknown } | null)?.name;
     const expired = name === 'TokenExpiredError';
+    this.metrics.authFailure(expired ? 'expired_token' : 'invalid_token');
     // jsonwebtoken and our own checks explain why; that stays in the log (the message holds no token).
     const reason = error instanceof Error ? error.message : String(error);
     if (

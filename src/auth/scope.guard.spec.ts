@@ -7,6 +7,7 @@ import { AuthError } from './auth.errors.js';
 import { AuthChallenges } from './challenge.js';
 import { Public } from './public.decorator.js';
 import { RequireScopes } from './require-scopes.decorator.js';
+import type { MetricsService } from '../metrics/metrics.service.js';
 import { ScopeGuard } from './scope.guard.js';
 
 const PRM = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp';
@@ -67,16 +68,27 @@ function request(scopes: string[], overrides: Partial<Req> = {}): Req {
 const toolsCall = (name: string) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name } });
 const logger = { setContext: () => {}, error: () => {} } as unknown as PinoLogger;
 
+/** Records the auth-failure reasons the guard counts. */
+class FakeMetrics {
+  readonly failures: string[] = [];
+  authFailure(reason: string): void {
+    this.failures.push(reason);
+  }
+}
+
 describe('ScopeGuard', () => {
   let audit: FakeAudit;
+  let metrics: FakeMetrics;
   let guard: ScopeGuard;
   beforeEach(() => {
     audit = new FakeAudit();
+    metrics = new FakeMetrics();
     guard = new ScopeGuard(
       new Reflector(),
       new AuthChallenges(PRM),
       audit as unknown as AuditRecorder,
       logger,
+      metrics as unknown as MetricsService,
     );
   });
 
@@ -119,6 +131,7 @@ describe('ScopeGuard', () => {
         userAgent: 'agent/1.0',
       },
     ]);
+    expect(metrics.failures).toEqual(['insufficient_scope']);
   });
 
   it('still denies when the audit trail cannot be written', async () => {

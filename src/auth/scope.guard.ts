@@ -7,6 +7,7 @@ import { principalOf, type Principal } from '../common/principal.js';
 import { AuthChallenges } from './challenge.js';
 import { isPublic } from './public.decorator.js';
 import { REQUIRED_SCOPES } from './require-scopes.decorator.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { toolCallNames, toolScope } from './scopes.js';
 
 /** The MCP endpoint's route (Fastify's route pattern, so query strings and trailing parts do not matter). */
@@ -27,6 +28,7 @@ export class ScopeGuard implements CanActivate {
     private readonly challenges: AuthChallenges,
     private readonly audit: AuditRecorder,
     private readonly logger: PinoLogger,
+    private readonly metrics: MetricsService,
   ) {
     this.logger.setContext('auth');
   }
@@ -41,6 +43,7 @@ export class ScopeGuard implements CanActivate {
       context.getClass(),
     ]);
     if (required.some((scope) => !principal.scopes.has(scope))) {
+      this.metrics.authFailure('insufficient_scope');
       throw this.challenges.insufficientScope([...new Set(required)]);
     }
 
@@ -49,6 +52,7 @@ export class ScopeGuard implements CanActivate {
       const denied = tools.filter((name) => !principal.scopes.has(toolScope(name)));
       if (denied.length) {
         await this.recordDenials(req, principal, denied);
+        this.metrics.authFailure('insufficient_scope');
         throw this.challenges.insufficientScope(tools.map(toolScope));
       }
     }

@@ -98,7 +98,18 @@ describe(`GET /metrics (${databaseKind})`, () => {
   });
 
   it('keeps the auth, rate-limit and breaker series other modules record into', async () => {
+    // A request without a token is an auth failure the guard counts.
+    expect(
+      (
+        await fetch(app.mcpUrl, {
+          method: 'POST',
+          body: '{}',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(401);
     const { text } = await scrape();
+    expect(sample(text, 'mcp_auth_failures_total{reason="missing_token"}')).toBeGreaterThanOrEqual(1);
     for (const name of ['mcp_auth_failures_total', 'mcp_rate_limited_total', 'mcp_breaker_state']) {
       expect(text).toContain(`# TYPE ${name} `);
     }

@@ -60,8 +60,9 @@ describe(`graceful shutdown on SIGTERM (${databaseKind})`, () => {
     };
     // Readiness as a probe sees it: 200, then 503 while still listening, then connection refused.
     const probes: string[] = [];
+    // Probes until the listener is gone (the process may exit between two probes: then the next one is refused).
     const prober = (async () => {
-      while (!stop) {
+      while (probes.at(-1) !== 'refused') {
         const seen = await fetch(`${server.baseUrl}/health/ready`).then(
           (r) => String(r.status),
           () => 'refused',
