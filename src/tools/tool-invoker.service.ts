@@ -30,11 +30,11 @@ export class ToolInvoker {
 
   /*
    * Policy order (each step wraps the ones after it):
-   *   logging/metrics → audit → resolve → authorization (scope + grant) → rate limit → validation
-   *   → idempotency → circuit breaker → timeout (budget of the whole call) → retry (inside the budget) → handler
-   * (Rate limits are enforced before the pipeline, by RateLimitGuard on the HTTP request: a 429 must be an
-   * HTTP status, which the SDK transport cannot send once it owns the response.)
-   * Steps not yet listed are added in this order as their modules land.
+   *   logging/metrics → audit → resolve (version, kill switch, sunset) → authorization (scope + grant)
+   *   → validation → idempotency → circuit breaker → timeout (budget of the whole call) → retry (inside the
+   *   budget) → handler
+   * Rate limits are enforced before the pipeline, by RateLimitGuard on the HTTP request: a 429 must be an HTTP
+   * status, which the SDK transport cannot send once it owns the response.
    */
   constructor(
     logging: LoggingStep,
