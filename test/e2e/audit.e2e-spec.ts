@@ -255,7 +255,10 @@ describe(`audit trail through MCP and the admin API (${databaseKind})`, () => {
     });
 
     it('audits its own use: each query and export leaves an admin row', async () => {
-      await adminGet('/admin/audit/export?tool=echo&outcome=success');
+      // Read the whole body: an unread streamed export keeps its connection busy, and closing the app waits for it.
+      const exported = await adminGet('/admin/audit/export?tool=echo&outcome=success');
+      expect(exported.status).toBe(200);
+      expect((await exported.text()).length).toBeGreaterThan(0);
       const res = await adminGet('/admin/audit?kind=admin&agent=auditor&limit=5');
       const page = (await res.json()) as Page;
       expect(page.items[0]).toMatchObject({
