@@ -31,4 +31,21 @@ export interface AuditEventInput {
 export abstract class AuditRecorder {
   abstract record(event: AuditEventInput): Promise<void>;
   abstract recordInTransaction(manager: EntityManager, event: AuditEventInput): Promise<void>;
+  /**
+   * For a statement that makes a change and audits it at once (atomic and one round trip, with no transaction):
+   * an `INSERT … SELECT` of `event`, once per row of the CTE `source`, whose parameters start at `$first`; or
+   * undefined when the audit trail is off. `detail` may extend the `detail` expression with columns of `source`.
+   */
+  abstract insertPerRow(
+    source: string,
+    event: AuditEventInput,
+    first: number,
+    detail?: (param: string) => string,
+  ): AuditInsert | undefined;
+}
+
+/** SQL for `WITH … , audited AS (<sql>)` and its parameter values. */
+export interface AuditInsert {
+  sql: string;
+  values: unknown[];
 }

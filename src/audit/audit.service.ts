@@ -3,32 +3,34 @@ import { PinoLogger } from 'nestjs-pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
-import { AuditRecorder, type AuditEventInput } from './audit-recorder.js';
+import { AuditRecorder, type AuditEventInput, type AuditInsert } from './audit-recorder.js';
 
 /** Rows per INSERT: 17 parameters each stays far below PostgreSQL's 65,535 bind parameters. */
 export const MAX_BATCH = 500;
 /** A full batch may start while another is being written; beyond this, rows wait for a flush to finish. */
 const MAX_IN_FLIGHT = 4;
 
-const COLUMNS = [
-  'occurred_at',
-  'kind',
-  'agent_id',
-  'client_id',
-  'request_id',
-  'session_id',
-  'tool_name',
-  'tool_version',
-  'outcome',
-  'error_code',
-  'duration_ms',
-  'param_bytes',
-  'result_bytes',
-  'params_sha256',
-  'remote_addr',
-  'user_agent',
-  'detail',
-] as const;
+/** Columns of `audit_event` written by this service, with their types (casts for `INSERT … SELECT $n`). */
+const COLUMN_TYPES = {
+  occurred_at: 'timestamptz',
+  kind: 'text',
+  agent_id: 'text',
+  client_id: 'text',
+  request_id: 'text',
+  session_id: 'text',
+  tool_name: 'text',
+  tool_version: 'text',
+  outcome: 'text',
+  error_code: 'text',
+  duration_ms: 'float8',
+  param_bytes: 'int4',
+  result_bytes: 'int4',
+  params_sha256: 'text',
+  remote_addr: 'text',
+  user_agent: 'text',
+  detail: 'jsonb',
+} as const;
+const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof typeof COLUMN_TYPES)[];
 
 type Row = unknown[];
 interface Pending {
@@ -112,6 +114,23 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
     } catch (error) {
       throw unavailable(error);
     }
+  }
+
+  insertPerRow(
+    source: string,
+    event: AuditEventInput,
+    first: number,
+    detail: (param: string) => string = (param) => param,
+  ): AuditInsert | undefined {
+    if (!this.enabled) return undefined;
+    const select = COLUMNS.map((column, i) => {
+      const param = `$${first + i}::${COLUMN_TYPES[column]}`;
+      return column === 'detail' ? detail(param) : param;
+    });
+    return {
+      sql: `INSERT INTO audit_event (${COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM ${source}`,
+      values: toRow(event),
+    };
   }
 
   /** Writes every pending row; resolves when the queue is empty and no flush is running. */

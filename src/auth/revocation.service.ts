@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
+import { HotSql, type Statement } from '../database/hot-sql.js';
 import { RevokedTokenEntity } from './revoked-token.entity.js';
 
 export interface RevokeInput {
@@ -13,6 +14,10 @@ export interface RevokeInput {
 
 const MAX_JTI_LENGTH = 255;
 const MAX_REASON_LENGTH = 500;
+const IS_REVOKED: Statement = {
+  name: 'revoked_token_exists',
+  text: 'SELECT EXISTS (SELECT 1 FROM revoked_token WHERE jti = $1) AS revoked',
+};
 
 /**
  * The token revocation list, by `jti`. JWT access tokens cannot be revoked at the IdP, so the auth guard asks
@@ -23,6 +28,7 @@ const MAX_REASON_LENGTH = 500;
 export class RevocationService {
   constructor(
     @InjectRepository(RevokedTokenEntity) private readonly revoked: Repository<RevokedTokenEntity>,
+    private readonly sql: HotSql,
   ) {}
 
   /** Idempotent: revoking a revoked token again changes nothing and returns the original entry. */
@@ -42,13 +48,10 @@ export class RevocationService {
     return this.revoked.findOneByOrFail({ jti: input.jti });
   }
 
-  /** One primary-key lookup per authenticated request; plain SQL, as it is on every request's path. */
+  /** One primary-key lookup per authenticated request, as a prepared statement (it is on every request's path). */
   async isRevoked(jti: string): Promise<boolean> {
-    const rows: { revoked: boolean }[] = await this.revoked.query(
-      'SELECT EXISTS (SELECT 1 FROM revoked_token WHERE jti = $1) AS revoked',
-      [jti],
-    );
-    return rows[0].revoked;
+    const [row] = await this.sql.rows<{ revoked: boolean }>(IS_REVOKED, [jti]);
+    return row.revoked;
   }
 
   /** Newest first, at most `limit` entries. */

@@ -47,6 +47,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   MIGRATIONS_RUN: bool.optional(),
   DB_POOL_SIZE: int(1, 200).default(10),
+  DB_PREPARED_STATEMENTS: bool.default(true),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
 
   MCP_SESSION_MODE: z.enum(['stateless', 'stateful']).default('stateless'),
@@ -123,6 +124,8 @@ export abstract class AppConfig {
     dataDir: string;
     migrationsRun: boolean;
     poolSize: number;
+    /** Hot-path statements as named prepared statements (ignored on the embedded database). */
+    preparedStatements: boolean;
   };
   abstract readonly redisUrl: string | undefined;
   /** Access-token validation. See README "Security model". */
@@ -228,6 +231,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       // The embedded database is private to this process, so it is always migrated at boot.
       migrationsRun: env.MIGRATIONS_RUN ?? !env.DATABASE_URL,
       poolSize: env.DB_POOL_SIZE,
+      preparedStatements: env.DB_PREPARED_STATEMENTS,
     },
     redisUrl: env.REDIS_URL,
     auth,

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
+import { HotSql } from './hot-sql.js';
 
 /** Resolves the database URL: `DATABASE_URL`, or an embedded PGlite started for this process. */
 @Injectable()
@@ -42,7 +43,11 @@ export class DatabaseUrl implements OnApplicationShutdown {
 @Module({ providers: [DatabaseUrl], exports: [DatabaseUrl] })
 class DatabaseUrlModule {}
 
+/** The DataSource (TypeORM) and HotSql (the per-call statements), for every module. */
+@Global()
 @Module({
+  providers: [HotSql],
+  exports: [HotSql],
   imports: [
     TypeOrmModule.forRootAsync({
       imports: [DatabaseUrlModule],

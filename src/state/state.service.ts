@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { AuditRecorder } from '../audit/audit-recorder.js';
+import { AuditRecorder, type AuditEventInput } from '../audit/audit-recorder.js';
 import { DomainError } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { HotSql, type Statement } from '../database/hot-sql.js';
 import type {
   AgentState,
   StateDeleteResult,
@@ -12,7 +13,6 @@ import type {
   StateWriteOptions,
   StateWriteResult,
 } from './agent-state.js';
-import { AgentStateEntity } from './agent-state.entity.js';
 import { checkKey, serializeValue, type StateLimits } from './state-limits.js';
 import { StateVersionConflictError } from './state.errors.js';
 
@@ -29,13 +29,37 @@ export const LIST_DEFAULT_LIMIT = 50;
 export const LIST_MAX_LIMIT = 100;
 const MAX_VERSION = 2 ** 31 - 1;
 
+/** How `set` writes: unconditionally, only if absent (expected version 0), or only at the expected version. */
+type WriteMode = 'upsert' | 'create' | 'compareAndSet';
+
+/** The change itself; `$1` agent, `$2` key, `$3` value (JSON), `$4` expected version (compare-and-set only). */
+const WRITES: Record<WriteMode, string> = {
+  // Last writer wins: create at version 1 or bump the version, atomically.
+  upsert: `INSERT INTO agent_state AS s (agent_id, key, value, version) VALUES ($1, $2, $3::jsonb, 1)
+    ON CONFLICT (agent_id, key) DO UPDATE SET value = EXCLUDED.value, version = s.version + 1, updated_at = now()
+    RETURNING version`,
+  // Create-only: no row when the key exists (a concurrent creator waits for ours, then does nothing).
+  create: `INSERT INTO agent_state (agent_id, key, value, version) VALUES ($1, $2, $3::jsonb, 1)
+    ON CONFLICT (agent_id, key) DO NOTHING RETURNING version`,
+  // The @VersionColumn contract, by hand: only at the expected version, which it bumps.
+  compareAndSet: `UPDATE agent_state SET value = $3::jsonb, version = version + 1, updated_at = now()
+    WHERE agent_id = $1 AND key = $2 AND version = $4 RETURNING version`,
+};
+
+const GET: Statement = {
+  name: 'state_get',
+  text: `SELECT key, value, version, created_at, updated_at FROM agent_state WHERE agent_id = $1 AND key = $2`,
+};
+
 /**
- * Per-agent key/value state with optimistic locking. Every write is one transaction holding the change and its
- * `state_change` audit row; every statement is scoped by `agent_id`. Tools reach it only through `forAgent()`.
+ * Per-agent key/value state with optimistic locking; every statement is scoped by `agent_id`. Tools reach it only
+ * through `forAgent()`.
  *
- * Compare-and-set never goes through `save()`: an UPDATE with `version = expected` in its WHERE clause (TypeORM
- * bumps `version` itself) and a check of `affected`; create-only is `INSERT … ON CONFLICT DO NOTHING`. Both are
- * race-free under READ COMMITTED: a concurrent writer waits for the row lock, then re-checks the condition.
+ * A `set` is ONE statement (a data-modifying CTE): the change and its `state_change` audit row commit together or
+ * not at all, in one round trip and without a BEGIN/COMMIT pair. Compare-and-set is an UPDATE with
+ * `version = expected` in its WHERE clause; create-only is `INSERT … ON CONFLICT DO NOTHING`. Both are race-free
+ * under READ COMMITTED: a concurrent writer waits for the row lock, then re-checks the condition. A `delete`
+ * (rarer, and conditional in two steps) is a transaction with its audit row.
  */
 @Injectable()
 export class StateService {
@@ -44,6 +68,7 @@ export class StateService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditRecorder,
+    private readonly sql: HotSql,
     config: AppConfig,
   ) {
     this.limits = config.state;
@@ -62,8 +87,8 @@ export class StateService {
 
   async get(agentId: string, key: string): Promise<StateEntry | undefined> {
     checkKey(key, this.limits);
-    const row = await this.dataSource.getRepository(AgentStateEntity).findOneBy({ agentId, key });
-    return row ? toEntry(row) : undefined;
+    const [row] = await this.sql.rows<StateRow>(GET, [agentId, key]);
+    return row && toEntry(row);
   }
 
   async set(
@@ -76,16 +101,33 @@ export class StateService {
     checkKey(key, this.limits);
     const json = serializeValue(value, this.limits);
     const expected = expectedVersionOf(options);
-    return this.dataSource.transaction(async (em) => {
-      let version: number | undefined;
-      if (expected === undefined) version = await upsert(em, agentId, key, json);
-      else if (expected === 0) version = await insertIfAbsent(em, agentId, key, json);
-      else version = await compareAndSet(em, agentId, key, json, expected);
-      if (version === undefined)
-        throw new StateVersionConflictError(key, expected!, await currentVersion(em, agentId, key));
-      await this.recordChange(em, agentId, origin, 'set', key, version);
-      return { key, version, created: version === 1 };
-    });
+    const mode: WriteMode = expected === undefined ? 'upsert' : expected === 0 ? 'create' : 'compareAndSet';
+    const values: unknown[] =
+      mode === 'compareAndSet' ? [agentId, key, json, expected] : [agentId, key, json];
+    // Audited in the same statement, once per changed row; `detail.version` is the version just written.
+    const audit = this.audit.insertPerRow(
+      'changed',
+      { ...this.changeEvent(agentId, origin, 'set'), detail: { key } },
+      values.length + 1,
+      (detail) => `${detail} || jsonb_build_object('version', changed.version)`,
+    );
+    const statement: Statement = audit
+      ? {
+          name: `state_${mode}_audited`,
+          text: `WITH changed AS (${WRITES[mode]}), audited AS (${audit.sql}) SELECT version FROM changed`,
+        }
+      : { name: `state_${mode}`, text: WRITES[mode] };
+    const [row] = await this.sql.rows<{ version: number }>(
+      statement,
+      audit ? [...values, ...audit.values] : values,
+    );
+    if (row === undefined)
+      throw new StateVersionConflictError(
+        key,
+        expected!,
+        await currentVersion(this.dataSource.manager, agentId, key),
+      );
+    return { key, version: row.version, created: row.version === 1 };
   }
 
   async delete(
@@ -154,6 +196,10 @@ export class StateService {
     return key;
   }
 
+  private changeEvent(agentId: string, origin: StateOrigin, outcome: 'set' | 'delete'): AuditEventInput {
+    return { kind: 'state_change', agentId, outcome, ...origin };
+  }
+
   private recordChange(
     em: EntityManager,
     agentId: string,
@@ -163,10 +209,7 @@ export class StateService {
     version: number,
   ): Promise<void> {
     return this.audit.recordInTransaction(em, {
-      kind: 'state_change',
-      agentId,
-      outcome,
-      ...origin,
+      ...this.changeEvent(agentId, origin, outcome),
       detail: { key, version },
     });
   }
@@ -184,51 +227,6 @@ function expectedVersionOf({ expectedVersion }: StateWriteOptions): number | und
   return expectedVersion;
 }
 
-/** Last writer wins: create at version 1 or bump the version, atomically. */
-async function upsert(em: EntityManager, agentId: string, key: string, json: string): Promise<number> {
-  const rows = await em.query<{ version: number }[]>(
-    `INSERT INTO agent_state AS s (agent_id, key, value, version) VALUES ($1, $2, $3::jsonb, 1)
-     ON CONFLICT (agent_id, key) DO UPDATE SET value = EXCLUDED.value, version = s.version + 1, updated_at = now()
-     RETURNING version`,
-    [agentId, key, json],
-  );
-  return rows[0].version;
-}
-
-/** Create-only; `undefined` when the key exists (a concurrent creator waits for ours, then does nothing). */
-async function insertIfAbsent(
-  em: EntityManager,
-  agentId: string,
-  key: string,
-  json: string,
-): Promise<number | undefined> {
-  const rows = await em.query<{ version: number }[]>(
-    `INSERT INTO agent_state (agent_id, key, value, version) VALUES ($1, $2, $3::jsonb, 1)
-     ON CONFLICT (agent_id, key) DO NOTHING RETURNING version`,
-    [agentId, key, json],
-  );
-  return rows[0]?.version;
-}
-
-/** UPDATE … WHERE version = expected; TypeORM adds `version = version + 1` and `updated_at` itself. */
-async function compareAndSet(
-  em: EntityManager,
-  agentId: string,
-  key: string,
-  json: string,
-  expected: number,
-): Promise<number | undefined> {
-  const { affected } = await em
-    .createQueryBuilder()
-    .update(AgentStateEntity)
-    // A function keeps JSON `null` a jsonb null (a plain `null` would become SQL NULL).
-    .set({ value: () => 'CAST(:json AS jsonb)' })
-    .setParameter('json', json)
-    .where({ agentId, key, version: expected })
-    .execute();
-  return affected ? expected + 1 : undefined;
-}
-
 /** The stored version, 0 when the key does not exist. */
 async function currentVersion(em: EntityManager, agentId: string, key: string): Promise<number> {
   const rows = await em.query<{ version: number }[]>(
@@ -238,13 +236,21 @@ async function currentVersion(em: EntityManager, agentId: string, key: string): 
   return rows[0]?.version ?? 0;
 }
 
-function toEntry(row: AgentStateEntity): StateEntry {
+interface StateRow {
+  key: string;
+  value: unknown;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toEntry(row: StateRow): StateEntry {
   return {
     key: row.key,
     value: row.value,
     version: row.version,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
   };
 }
 

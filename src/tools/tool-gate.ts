@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { HotSql, type Statement } from '../database/hot-sql.js';
 import { grantInForceSql } from '../permissions/permissions.service.js';
 import { toolSwitchedOffSql } from '../resilience/tool-switch.service.js';
 import type { ToolDefinition } from './tool.types.js';
@@ -20,12 +20,15 @@ export interface GateReading {
  */
 @Injectable()
 export class ToolGate {
-  private static readonly SQL = `SELECT ${toolSwitchedOffSql('$1', '$2')} AS disabled, ${grantInForceSql('$3', '$1', '$2')} AS granted`;
+  private static readonly READ: Statement = {
+    name: 'tool_gate',
+    text: `SELECT ${toolSwitchedOffSql('$1', '$2')} AS disabled, ${grantInForceSql('$3', '$1', '$2')} AS granted`,
+  };
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly sql: HotSql) {}
 
   async read(agentId: string, tool: Pick<ToolDefinition, 'name' | 'version'>): Promise<GateReading> {
-    const rows: GateReading[] = await this.dataSource.query(ToolGate.SQL, [tool.name, tool.version, agentId]);
-    return { disabled: rows[0].disabled, granted: rows[0].granted };
+    const [row] = await this.sql.rows<GateReading>(ToolGate.READ, [tool.name, tool.version, agentId]);
+    return { disabled: row.disabled, granted: row.granted };
   }
 }

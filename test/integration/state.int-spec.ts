@@ -1,6 +1,7 @@
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditRecorder, type AuditEventInput } from '../../src/audit/audit-recorder.js';
 import { AppConfig } from '../../src/config/app-config.js';
+import { HotSql } from '../../src/database/hot-sql.js';
 import { StateService } from '../../src/state/state.service.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
@@ -248,83 +249,74 @@ describe(`StateService (${databaseKind})`, () => {
     ]);
   });
 
-  it('rolls the change back with its audit row when the transaction fails after both were written', async () => {
+  it('makes no change when its audit row is refused: a set is one statement with it', async () => {
+    const agentId = agent();
+    const a = state.forAgent(agentId);
+    await a.set('k', 'kept'); // version 1, audited
+    // Only this agent's state_change rows are refused; NOT VALID leaves existing rows alone.
+    await db.query(
+      `ALTER TABLE audit_event ADD CONSTRAINT refuse_test_agent
+         CHECK (kind <> 'state_change' OR agent_id <> '${agentId}') NOT VALID`,
+    );
+    try {
+      for (const write of [
+        () => a.set('k', 'lost'),
+        () => a.set('k', 'lost', { expectedVersion: 1 }),
+        () => a.set('new', 'lost', { expectedVersion: 0 }),
+      ])
+        await expect(write()).rejects.toMatchObject({ code: '23514' }); // check_violation
+    } finally {
+      await db.query(`ALTER TABLE audit_event DROP CONSTRAINT refuse_test_agent`);
+    }
+    expect(await a.get('k')).toMatchObject({ value: 'kept', version: 1 });
+    expect(await a.get('new')).toBeUndefined();
+    expect(await stateChanges(agentId)).toEqual([
+      expect.objectContaining({ outcome: 'set', detail: { key: 'k', version: 1 } }),
+    ]);
+  });
+
+  it('rolls a delete back with its audit row when the transaction fails after both were written', async () => {
     const real = app.app.get(AuditRecorder);
-    const seen: { outcome: string; row: 'written here' | 'gone' | 'older'; auditRows: number }[] = [];
+    const seen: { row: 'present' | 'gone'; auditRows: number }[] = [];
     /** Strict wrapper: writes the real audit row in the caller's transaction, observes it, then fails. */
     class FailingAfterWrite extends AuditRecorder {
       record(): Promise<void> {
         throw new Error('StateService must not use record() outside its transaction');
       }
+      insertPerRow(...args: Parameters<AuditRecorder['insertPerRow']>) {
+        return real.insertPerRow(...args);
+      }
       async recordInTransaction(em: EntityManager, event: AuditEventInput): Promise<void> {
         await real.recordInTransaction(em, event);
-        // xmin of a row version is the id of the transaction that wrote it.
         const [row] = await em.query<{ here: boolean }[]>(
-          `SELECT (xmin::text = (pg_current_xact_id()::text::bigint % 4294967296)::text) AS here
-             FROM agent_state WHERE agent_id = $1 AND key = $2`,
+          `SELECT true AS here FROM agent_state WHERE agent_id = $1 AND key = $2`,
           [event.agentId, event.detail?.key],
         );
         const [{ count }] = await em.query<{ count: number }[]>(
           `SELECT count(*)::int AS count FROM audit_event WHERE kind = 'state_change' AND agent_id = $1`,
           [event.agentId],
         );
-        seen.push({
-          outcome: event.outcome,
-          row: row ? (row.here ? 'written here' : 'older') : 'gone',
-          auditRows: count,
-        });
+        seen.push({ row: row ? 'present' : 'gone', auditRows: count });
         throw new Error('injected failure after the audit row');
       }
     }
-    const failing = new StateService(db, new FailingAfterWrite(), app.app.get(AppConfig));
+    const failing = new StateService(
+      db,
+      new FailingAfterWrite(),
+      app.app.get(HotSql),
+      app.app.get(AppConfig),
+    );
     const agentId = agent();
     await state.forAgent(agentId).set('k', 'kept'); // version 1, audited
 
-    await expect(failing.set(agentId, 'k', 'lost', { expectedVersion: 1 })).rejects.toThrow(/injected/);
-    await expect(failing.set(agentId, 'new', 'lost')).rejects.toThrow(/injected/);
     await expect(failing.delete(agentId, 'k')).rejects.toThrow(/injected/);
 
-    // Inside: the change was made by this very transaction, and its audit row is visible next to it.
-    expect(seen).toEqual([
-      { outcome: 'set', row: 'written here', auditRows: 2 },
-      { outcome: 'set', row: 'written here', auditRows: 2 },
-      { outcome: 'delete', row: 'gone', auditRows: 2 },
-    ]);
-    // Outside: neither the changes nor their audit rows exist.
+    // Inside: the row was gone and its delete audit row visible next to the set's.
+    expect(seen).toEqual([{ row: 'gone', auditRows: 2 }]);
+    // Outside: neither the delete nor its audit row happened.
     expect(await state.get(agentId, 'k')).toMatchObject({ value: 'kept', version: 1 });
-    expect(await state.get(agentId, 'new')).toBeUndefined();
     expect(await stateChanges(agentId)).toEqual([
       expect.objectContaining({ outcome: 'set', detail: { key: 'k', version: 1 } }),
     ]);
-  });
-});
-
-describe(`StateService across a restart (${databaseKind})`, () => {
-  it('keeps every key, value and version when the app is stopped and started', async () => {
-    const first = await startApp();
-    const written = new Map<string, { value: unknown; version: number }>();
-    const a = first.app.get(StateService).forAgent('restart-agent');
-    for (let i = 0; i < 12; i++) {
-      const key = `k/${i}`;
-      for (let v = 0; v <= i % 4; v++) await a.set(key, { i, v });
-      written.set(key, { value: { i, v: i % 4 }, version: (i % 4) + 1 });
-    }
-    await a.delete('k/11');
-    written.delete('k/11');
-    await first.stop();
-
-    const second = await startApp({ reuse: first });
-    try {
-      const b = second.app.get(StateService).forAgent('restart-agent');
-      const listed = await b.list({ prefix: 'k/', limit: 100 });
-      expect(listed.items.map((i) => i.key).sort()).toEqual([...written.keys()].sort());
-      for (const [key, { value, version }] of written) {
-        expect(await b.get(key)).toMatchObject({ value, version });
-      }
-      // Versions keep counting from where they were.
-      expect(await b.set('k/3', 'after', { expectedVersion: 4 })).toMatchObject({ version: 5 });
-    } finally {
-      await second.close();
-    }
   });
 });

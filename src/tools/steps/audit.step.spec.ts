@@ -21,6 +21,9 @@ class MemoryRecorder extends AuditRecorder {
   recordInTransaction(_manager: EntityManager, _event: AuditEventInput): Promise<void> {
     throw new Error('not used by the tool pipeline');
   }
+  insertPerRow(): undefined {
+    throw new Error('not used by the tool pipeline');
+  }
 }
 
 const tool = { name: 'echo', version: '2.1.0', input: z.object({}) } as unknown as ToolDefinition;
