@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
+import { CoalescedLookup } from '../database/coalesced-lookup.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
 import { RevokedTokenEntity } from './revoked-token.entity.js';
 
@@ -14,15 +15,17 @@ export interface RevokeInput {
 
 const MAX_JTI_LENGTH = 255;
 const MAX_REASON_LENGTH = 500;
-const IS_REVOKED: Statement = {
-  name: 'revoked_token_exists',
-  text: 'SELECT EXISTS (SELECT 1 FROM revoked_token WHERE jti = $1) AS revoked',
+/** Which of these token ids are revoked (a primary-key probe per id). */
+const REVOKED_AMONG: Statement = {
+  name: 'revoked_token_among',
+  text: 'SELECT jti FROM revoked_token WHERE jti = ANY($1::text[])',
 };
 
 /**
  * The token revocation list, by `jti`. JWT access tokens cannot be revoked at the IdP, so the auth guard asks
  * here on every authenticated request: read from PostgreSQL each time, never cached, so a revocation takes
- * effect on the very next request on every replica.
+ * effect on the very next request on every replica. Concurrent requests share a lookup statement
+ * (CoalescedLookup): each still gets an answer read after it arrived.
  */
 @Injectable()
 export class RevocationService {
@@ -30,6 +33,11 @@ export class RevocationService {
     @InjectRepository(RevokedTokenEntity) private readonly revoked: Repository<RevokedTokenEntity>,
     private readonly sql: HotSql,
   ) {}
+
+  readonly lookups = new CoalescedLookup<string, boolean>(async (jtis) => {
+    const rows = await this.sql.rows<{ jti: string }>(REVOKED_AMONG, [jtis]);
+    return new Map(rows.map((r) => [r.jti, true]));
+  }, false);
 
   /** Idempotent: revoking a revoked token again changes nothing and returns the original entry. */
   async revoke(input: RevokeInput): Promise<RevokedTokenEntity> {
@@ -48,10 +56,9 @@ export class RevocationService {
     return this.revoked.findOneByOrFail({ jti: input.jti });
   }
 
-  /** One primary-key lookup per authenticated request, as a prepared statement (it is on every request's path). */
-  async isRevoked(jti: string): Promise<boolean> {
-    const [row] = await this.sql.rows<{ revoked: boolean }>(IS_REVOKED, [jti]);
-    return row.revoked;
+  /** Asked on every authenticated request; answered by a statement sent after the question. */
+  isRevoked(jti: string): Promise<boolean> {
+    return this.lookups.get(jti);
   }
 
   /** Newest first, at most `limit` entries. */

@@ -429,6 +429,23 @@ describe(`OAuth resource server against oidc-provider (${databaseKind})`, () => 
       const other = await as.token('agent-a', 'tool:echo');
       expect((await post(app, INIT, bearer(other))).status).toBe(200);
     });
+
+    it('refuses exactly the revoked tokens among concurrent requests, which share lookups (C7)', async () => {
+      const tokens = await Promise.all(Array.from({ length: 24 }, () => as.token('agent-a', 'tool:echo')));
+      const revocations = app.app.get(RevocationService);
+      const revoked = new Set([3, 10, 17]);
+      for (const i of revoked) await revocations.revoke({ jti: decode(tokens[i], 1).jti as string });
+      const before = { ...revocations.lookups.stats };
+
+      const statuses = await Promise.all(
+        tokens.map(async (token) => (await post(app, call('echo'), bearer(token))).status),
+      );
+      expect(statuses).toEqual(tokens.map((_t, i) => (revoked.has(i) ? 401 : 200)));
+      // Every request was looked up, by fewer statements than requests.
+      const statements = revocations.lookups.stats.statements - before.statements;
+      expect(revocations.lookups.stats.keys - before.keys).toBe(tokens.length);
+      expect(statements).toBeLessThan(tokens.length);
+    });
   });
 
   describe('scopes (§D) and check order (§G)', () => {
