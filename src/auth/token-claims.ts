@@ -44,8 +44,14 @@ export function principalFromClaims(claims: Record<string, unknown>, policy: Cla
   };
 }
 
+/** A usable id: PostgreSQL text cannot hold NUL, so an id with one could never be looked up (grants, revocations). */
 function identifier(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH ? value : undefined;
+  return typeof value === 'string' &&
+    value.length > 0 &&
+    value.length <= MAX_ID_LENGTH &&
+    !value.includes('\u0000')
+    ? value
+    : undefined;
 }
 
 /**

@@ -375,6 +375,9 @@ describe(`OAuth resource server against oidc-provider (${databaseKind})`, () => 
       ['without jti', (s) => s.forge({ jti: undefined })],
       ['without exp', (s) => s.forge({ exp: undefined })],
       ['without sub', (s) => s.forge({ sub: undefined })],
+      // PostgreSQL text cannot hold NUL: such ids could never be looked up, so the token is refused outright.
+      ['whose sub holds a NUL', (s) => s.forge({ sub: 'agent-a\u0000echo' })],
+      ['whose jti holds a NUL', (s) => s.forge({ jti: `${randomUUID()}\u0000` })],
       ['that is not a JWT', async () => 'not.a.jwt'],
       ['that is opaque', async () => randomUUID().replace(/-/g, '')],
     ];
@@ -432,19 +435,22 @@ describe(`OAuth resource server against oidc-provider (${databaseKind})`, () => 
 
     it('refuses exactly the revoked tokens among concurrent requests, which share lookups (C7)', async () => {
       const tokens = await Promise.all(Array.from({ length: 24 }, () => as.token('agent-a', 'tool:echo')));
+      const jtis = tokens.map((token) => decode(token, 1).jti as string);
       const revocations = app.app.get(RevocationService);
       const revoked = new Set([3, 10, 17]);
-      for (const i of revoked) await revocations.revoke({ jti: decode(tokens[i], 1).jti as string });
-      const before = { ...revocations.lookups.stats };
+      for (const i of revoked) await revocations.revoke({ jti: jtis[i] });
 
       const statuses = await Promise.all(
         tokens.map(async (token) => (await post(app, call('echo'), bearer(token))).status),
       );
       expect(statuses).toEqual(tokens.map((_t, i) => (revoked.has(i) ? 401 : 200)));
-      // Every request was looked up, by fewer statements than requests.
-      const statements = revocations.lookups.stats.statements - before.statements;
-      expect(revocations.lookups.stats.keys - before.keys).toBe(tokens.length);
-      expect(statements).toBeLessThan(tokens.length);
+
+      // Asked at once: two lookups go out, the other 22 questions wait and share the third statement.
+      const before = revocations.lookups.stats.statements;
+      expect(await Promise.all(jtis.map((jti) => revocations.isRevoked(jti)))).toEqual(
+        jtis.map((_j, i) => revoked.has(i)),
+      );
+      expect(revocations.lookups.stats.statements - before).toBe(3);
     });
   });
 

@@ -1,6 +1,7 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
+import { ToolGate } from '../../src/tools/tool-gate.js';
 import { connectClient } from '../utils/mcp-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,6 +38,34 @@ describe(`grants through MCP and the admin API (${databaseKind})`, () => {
     await expect(call).rejects.toBeInstanceOf(McpError);
     await expect(call).rejects.toMatchObject({ code: -32003, data: { code: 'GRANT_DENIED', tool: 'echo' } });
     await client.close();
+  });
+
+  it('decides each of many concurrent calls on its own agent and tool, in shared gate statements', async () => {
+    const agents = Array.from({ length: 12 }, (_v, i) => `burst-${i}`);
+    const granted = agents.filter((_a, i) => i % 2 === 0);
+    for (const agent of granted) await app.grant(agent, 'echo');
+    const clients = await Promise.all(
+      agents.map(async (agent) => connectClient(app.mcpUrl, await app.bearer(agent, ['tool:echo']))),
+    );
+    const outcomes = await Promise.all(
+      clients.map((client) =>
+        client.callTool({ name: 'echo', arguments: { text: 'x' } }).then(
+          () => 'ok',
+          (error: McpError) => (error.data as { code: string }).code,
+        ),
+      ),
+    );
+    expect(outcomes).toEqual(agents.map((a) => (granted.includes(a) ? 'ok' : 'GRANT_DENIED')));
+
+    // Asked at once: two reads go out, the other ten wait and share the third statement.
+    const gate = app.app.get(ToolGate);
+    const before = gate.lookups.stats.statements;
+    const echo = { name: 'echo', version: '1.0.0' };
+    expect(await Promise.all(agents.map((agent) => gate.read(agent, echo)))).toEqual(
+      agents.map((a) => ({ disabled: false, granted: granted.includes(a) })),
+    );
+    expect(gate.lookups.stats.statements - before).toBe(3);
+    await Promise.all(clients.map((c) => c.close()));
   });
 
   it('applies grant expiry, revocation and re-grant on the very next request', async () => {
