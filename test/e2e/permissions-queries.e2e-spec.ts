@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { ToolSwitchService } from '../../src/resilience/tool-switch.service.js';
 import { startApp, type TestApp } from '../utils/app.js';
@@ -31,14 +32,18 @@ describe(`database round trips per tools/call (${databaseKind})`, () => {
 
   beforeAll(async () => {
     app = await startApp();
-    const logger = app.app.get(DataSource).logger;
-    const original = logger.logQuery.bind(logger);
+    // Every statement, whoever sends it (TypeORM or HotSql), goes through a pooled pg Client's query().
+    const pool = (app.app.get(DataSource).driver as unknown as { master: { Client: typeof pg.Client } })
+      .master;
+    const proto = pool.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const original = proto.query;
     queries = [];
-    logger.logQuery = (query, parameters, runner) => {
-      queries.push(query.replace(/\s+/g, ' '));
-      original(query, parameters, runner);
+    proto.query = function (this: unknown, ...args: unknown[]) {
+      const config = args[0] as string | { text: string };
+      queries.push((typeof config === 'string' ? config : config.text).replace(/\s+/g, ' ').trim());
+      return original.apply(this, args);
     };
-    restore = () => (logger.logQuery = original);
+    restore = () => (proto.query = original);
   });
   afterAll(async () => {
     restore();
@@ -62,9 +67,9 @@ describe(`database round trips per tools/call (${databaseKind})`, () => {
       const { status, queries: issued } = await queriesOf(() => callEcho(app, headers));
       expect(status).toBe(200);
       expect(issued).toHaveLength(3);
-      expect(issued[0]).toMatch(/FROM revoked_token WHERE jti = \$1/);
+      expect(issued[0]).toMatch(/FROM revoked_token WHERE jti = ANY\(\$1::text\[\]\)/);
       expect(issued[1]).toMatch(
-        /FROM tool_switch .* AS disabled, EXISTS \(SELECT 1 FROM permission_grant .* AS granted/,
+        /FROM tool_switch .* AS disabled, EXISTS \(SELECT 1 FROM permission_grant .* AS granted FROM unnest/,
       );
       expect(issued[2]).toMatch(/^INSERT INTO audit_event/);
     }
