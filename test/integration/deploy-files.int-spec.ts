@@ -116,6 +116,16 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(Object.entries(find('Service').spec.selector).every(([k, v]) => jobLabels[k] === v)).toBe(false);
   });
 
+  it("caps the image's V8 heap well under the pod's memory limit", async () => {
+    const options = /^ENV NODE_OPTIONS=(.+)$/m.exec(await readFile('Dockerfile', 'utf8'))?.[1] ?? '';
+    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+    const limit = String(find('Deployment').spec.template.spec.containers[0].resources.limits.memory);
+    const limitMb = Number(/^(\d+)Mi$/.exec(limit)?.[1]);
+    expect(heapMb).toBeGreaterThanOrEqual(128); // below that, GC costs throughput (README "Benchmark")
+    // Old space + young generation, code, buffers and the rest of the process: at least twice the heap cap.
+    expect(limitMb).toBeGreaterThanOrEqual(2 * heapMb);
+  });
+
   it('runs migrations with the CLI the image ships', () => {
     expect(find('Job').spec.template.spec.containers[0].command).toEqual([
       'node',
