@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, Post, Req, Res } from '@nestjs/common';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
@@ -8,13 +9,14 @@ import { DomainError } from '../common/domain-error.js';
 import { principalOf } from '../common/principal.js';
 import { authInfoFor, McpServerFactory } from './mcp-server.factory.js';
 import { SessionRegistry, type ResolvedSession } from './session-registry.service.js';
+import { SharedServer } from './shared-server.service.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 
 /**
  * `/mcp`: MCP Streamable HTTP. Global guards (Origin/Host, auth, scope, rate limit) have run before a handler
- * here; the handler hands the raw request to an SDK transport. Stateless mode builds a server per request
- * (cheap: see McpServerFactory). Stateful mode routes by `Mcp-Session-Id`: the session's live transport when
+ * here. Stateless mode answers plain requests on the SharedServer and hands the rest to an SDK transport with a
+ * server per request (cheap: see McpServerFactory). Stateful mode routes by `Mcp-Session-Id`: the session's live transport when
  * this replica opened it, otherwise a per-request server, since the shared store vouches for the session.
  */
 @Controller('mcp')
@@ -23,11 +25,15 @@ export class McpController {
     private readonly config: AppConfig,
     private readonly factory: McpServerFactory,
     private readonly sessions: SessionRegistry,
+    private readonly shared: SharedServer,
   ) {}
 
   @Post()
   async post(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    if (this.config.mcp.sessionMode === 'stateless') return this.handlePerRequest(req, reply);
+    if (this.config.mcp.sessionMode === 'stateless') {
+      if (this.shared.accepts(req)) return this.shared.serve(req, reply, { authInfo: authOf(req) });
+      return this.handlePerRequest(req, reply);
+    }
     const session = await this.resolveSession(req);
     if (session?.live) return this.handle(session.live.transport, req, reply);
     if (session) return this.handlePerRequest(req, reply);
@@ -103,16 +109,21 @@ export class McpController {
   }
 
   private async handle(transport: StreamableHTTPServerTransport, req: FastifyRequest, reply: FastifyReply) {
-    const raw = req.raw as IncomingMessage & { auth?: ReturnType<typeof authInfoFor> };
-    raw.auth = authInfoFor({
-      principal: principalOf(req),
-      requestId: String(req.id),
-      remoteAddr: req.ip,
-      userAgent: req.headers['user-agent'],
-    });
+    const raw = req.raw as IncomingMessage & { auth?: AuthInfo };
+    raw.auth = authOf(req);
     reply.hijack();
     await transport.handleRequest(raw, reply.raw, req.body);
   }
+}
+
+/** Who is calling, as the SDK hands it to handlers (`extra.authInfo`). */
+function authOf(req: FastifyRequest): AuthInfo {
+  return authInfoFor({
+    principal: principalOf(req),
+    requestId: String(req.id),
+    remoteAddr: req.ip,
+    userAgent: req.headers['user-agent'],
+  });
 }
 
 function methodNotAllowed(reply: FastifyReply, allow: string, message: string): void {

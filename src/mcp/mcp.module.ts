@@ -7,10 +7,11 @@ import { McpController } from './mcp.controller.js';
 import { McpSessionEntity } from './mcp-session.entity.js';
 import { SessionRegistry } from './session-registry.service.js';
 import { SessionStore } from './session-store.service.js';
+import { SharedServer } from './shared-server.service.js';
 
 @Module({
   imports: [ToolsModule, TypeOrmModule.forFeature([McpSessionEntity])],
   controllers: [McpController],
-  providers: [McpServerFactory, McpFeatureHandlers, SessionRegistry, SessionStore],
+  providers: [McpServerFactory, McpFeatureHandlers, SessionRegistry, SessionStore, SharedServer],
 })
 export class McpModule {}

@@ -1,4 +1,5 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { McpServerFactory } from '../../src/mcp/mcp-server.factory.js';
 import { SessionRegistry } from '../../src/mcp/session-registry.service.js';
 import { startApp, TEST_PUBLIC_URL, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
@@ -58,6 +59,61 @@ describe(`MCP endpoint, stateless (${databaseKind})`, () => {
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent).toEqual({ text: 'hello' });
     await client.close();
+  });
+
+  it('answers concurrent requests on one shared server, each under its own JSON-RPC id', async () => {
+    const factory = app.app.get(McpServerFactory);
+    const create = factory.create.bind(factory);
+    let created = 0;
+    factory.create = () => (created++, create());
+    try {
+      // Every client numbers its requests from the same start: the ids collide inside the server unless mapped.
+      const texts = Array.from({ length: 24 }, (_v, i) => `text-${i}`);
+      const idOf = (i: number) => (i % 2 ? 7 : 'seven');
+      const answers = await Promise.all(
+        texts.map(async (text, i) => {
+          const res = await post(app, {
+            jsonrpc: '2.0',
+            id: idOf(i),
+            method: 'tools/call',
+            params: { name: 'echo', arguments: { text } },
+          });
+          return { status: res.status, type: res.headers.get('content-type'), body: await res.json() };
+        }),
+      );
+      answers.forEach((answer, i) =>
+        expect(answer).toEqual({
+          status: 200,
+          type: 'application/json',
+          body: expect.objectContaining({
+            jsonrpc: '2.0',
+            id: idOf(i),
+            result: expect.objectContaining({ structuredContent: { text: texts[i] } }),
+          }) as unknown,
+        }),
+      );
+      const list = await post(app, { jsonrpc: '2.0', id: 'l', method: 'tools/list' });
+      expect(await list.json()).toMatchObject({ id: 'l', result: { tools: [{ name: 'echo' }] } });
+      expect(created).toBe(0); // no per-request SDK server
+    } finally {
+      factory.create = create;
+    }
+  });
+
+  it("leaves to the SDK transport what the shared server does not take, with the transport's answers", async () => {
+    const call = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'x' } },
+    };
+    expect((await post(app, call, { accept: 'application/json' })).status).toBe(406);
+    expect((await post(app, call, { 'mcp-protocol-version': '1999-01-01' })).status).toBe(400);
+    expect((await post(app, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
+    // A progress token asks for a stream: the answer comes as SSE.
+    const progress = await post(app, { ...call, params: { ...call.params, _meta: { progressToken: 'p' } } });
+    expect(progress.headers.get('content-type')).toBe('text/event-stream');
+    expect(await progress.text()).toContain('"structuredContent":{"text":"x"}');
   });
 
   it('answers invalid arguments with a tool error the model can act on', async () => {

@@ -238,6 +238,35 @@ describe(`Resilience: breakers, retries, timeouts, kill switch (${databaseKind})
     });
   });
 
+  describe('client disconnect', () => {
+    it('aborts the handler signal of a call whose client goes away', async () => {
+      const dana = await agent(app, ['testing.slow']);
+      const key = randomUUID();
+      const gone = new AbortController();
+      const request = fetch(app.mcpUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...dana.auth,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'testing.slow', arguments: { key, ms: 10_000 } },
+        }),
+        signal: gone.signal,
+      });
+      while (fixtures.runsOf(key) === 0) await new Promise((r) => setTimeout(r, 5));
+      gone.abort();
+      await expect(request).rejects.toThrow();
+      while (!fixtures.sawAbort(key)) await new Promise((r) => setTimeout(r, 5));
+      // The disconnect, not the tool's 200 ms budget, fired it.
+      expect(fixtures.abortReason(key)).toBe('client disconnected');
+    });
+  });
+
   describe('kill switch', () => {
     it('hides a disabled tool and refuses it on the next call; enabling restores it; both audited', async () => {
       const heidi = await agent(app, ['echo']);

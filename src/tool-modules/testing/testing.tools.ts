@@ -16,7 +16,7 @@ const Slow = z.object({ key: z.string().min(1).max(100), ms: z.number().int().mi
 @Injectable()
 export class TestingTools {
   private readonly runs = new Map<string, number>();
-  private readonly aborted = new Set<string>();
+  private readonly aborted = new Map<string, unknown>();
 
   /** How many times a handler ran for `key`. */
   runsOf(key: string): number {
@@ -26,6 +26,11 @@ export class TestingTools {
   /** Whether the handler's `ctx.signal` fired for `key`. */
   sawAbort(key: string): boolean {
     return this.aborted.has(key);
+  }
+
+  /** Why the handler's `ctx.signal` fired for `key` (`signal.reason`). */
+  abortReason(key: string): unknown {
+    return this.aborted.get(key);
   }
 
   private count(key: string): number {
@@ -83,7 +88,7 @@ export class TestingTools {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       ctx.signal.addEventListener('abort', () => {
-        this.aborted.add(key);
+        this.aborted.set(key, ctx.signal.reason);
         clearTimeout(timer);
         resolve();
       });
