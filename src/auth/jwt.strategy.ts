@@ -10,6 +10,7 @@ import { AppConfig } from '../config/app-config.js';
 import { AuthUnavailableError, TokenRejectedError } from './auth.errors.js';
 import { bearerTokenOf } from './bearer-credentials.js';
 import { RevocationService } from './revocation.service.js';
+import { ToolGate } from '../tools/tool-gate.js';
 import { SigningKeyResolver } from './signing-key.resolver.js';
 import { principalFromClaims } from './token-claims.js';
 import { VerifiedTokenCache, type VerifiedToken } from './verified-token.cache.js';
@@ -44,6 +45,7 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
     private readonly config: AppConfig,
     private readonly keys: SigningKeyResolver,
     private readonly revocations: RevocationService,
+    private readonly gate: ToolGate,
     private readonly verified: VerifiedTokenCache,
   ) {
     super({
@@ -74,7 +76,7 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
   /** passport's verify callback: the claims have a valid signature, issuer and lifetime by now. */
   async validate(req: FastifyRequest, claims: Record<string, unknown>): Promise<Principal> {
     const principal = principalFromClaims(claims, this.config.auth);
-    await this.refuseRevoked(principal);
+    await this.refuseRevoked(principal, req);
     const verifying = this.verifying.get(req);
     if (verifying) {
       this.verifying.delete(req);
@@ -89,11 +91,15 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
     return principal;
   }
 
-  /** The revocation list, read from the database on every request, cached verification or not. */
-  private async refuseRevoked(principal: Principal): Promise<void> {
+  /**
+   * The revocation list, read from the database on every request, cached verification or not. For a tools/call
+   * it is read in one statement with the call's grant and kill switch (ToolGate.readAhead).
+   */
+  private async refuseRevoked(principal: Principal, req: FastifyRequest): Promise<void> {
     let revoked: boolean;
     try {
-      revoked = await this.revocations.isRevoked(principal.tokenId!);
+      revoked = await (this.gate.readAhead(principal, req.body) ??
+        this.revocations.isRevoked(principal.tokenId!));
     } catch (error) {
       throw new AuthUnavailableError('Cannot read the token revocation list', error);
     }
@@ -123,8 +129,9 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
     const token = bearerTokenOf(req);
     const cached = token === null ? undefined : await this.stillVerified(token);
     if (cached) {
-      await this.refuseRevoked(cached.principal);
-      return cached.principal;
+      const principal = { ...cached.principal }; // one per request: ToolGate keys its read-ahead on it
+      await this.refuseRevoked(principal, req);
+      return principal;
     }
     return this.verifyWithPassport(req);
   }

@@ -15,6 +15,11 @@ export interface RevokeInput {
 
 const MAX_JTI_LENGTH = 255;
 const MAX_REASON_LENGTH = 500;
+/** Is the token with id `jti` (an SQL expression) revoked? For statements that read it with other per-call checks. */
+export function tokenRevokedSql(jti: string): string {
+  return `EXISTS (SELECT 1 FROM revoked_token r WHERE r.jti = ${jti})`;
+}
+
 /** Which of these token ids are revoked (a primary-key probe per id). */
 const REVOKED_AMONG: Statement = {
   name: 'revoked_token_among',

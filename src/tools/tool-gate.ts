@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { tokenRevokedSql } from '../auth/revocation.service.js';
+import type { Principal } from '../common/principal.js';
 import { CoalescedLookup } from '../database/coalesced-lookup.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
 import { grantInForceSql } from '../permissions/permissions.service.js';
 import { toolSwitchedOffSql } from '../resilience/tool-switch.service.js';
+import { ToolRegistry } from './tool-registry.service.js';
 import type { ToolDefinition } from './tool.types.js';
 
 /** The database's answers for one call: is this version switched off, and does the agent hold a grant for it? */
@@ -11,12 +14,16 @@ export interface GateReading {
   granted: boolean;
 }
 
+type ReadingWithRevocation = GateReading & { revoked: boolean };
+
+const GATE_COLUMNS = `${toolSwitchedOffSql('k.name', 'k.version')} AS disabled,
+                 ${grantInForceSql('k.agent', 'k.name', 'k.version')} AS granted`;
+
 /**
- * The per-call reads of `tools/call` in ONE statement (one round trip instead of two): the kill switch (owned by
- * resilience/) and the grant (owned by permissions/), both read from PostgreSQL on every call, never cached.
- * It lives here, in the tools pipeline, because only the pipeline needs both answers at once; each module keeps
- * the one definition of its condition (`toolSwitchedOffSql`, `grantInForceSql`), and permissions/ stays free of
- * resilience/ and tools/. What the answers mean stays where it was: ResolveStep refuses a disabled tool, and
+ * The per-call reads of `tools/call` in ONE statement: the kill switch (owned by resilience/), the grant (owned by
+ * permissions/) and, when the auth guard starts it, the token's revocation (owned by auth/); all read from
+ * PostgreSQL on every call, never cached. Each module keeps the one definition of its condition; what the answers
+ * mean stays where it was: the guard answers 401 for a revoked token, ResolveStep refuses a disabled tool, and
  * AccessPolicy (the decision `tools/list` uses too) decides on scope and grant. Concurrent calls share the
  * statement (CoalescedLookup): one row per call, each read after its call arrived.
  */
@@ -25,9 +32,15 @@ export class ToolGate {
   /** One row per (agent, tool, version) asked for; `$1`, `$2`, `$3` are parallel arrays. */
   private static readonly READ: Statement = {
     name: 'tool_gate',
-    text: `SELECT k.i, ${toolSwitchedOffSql('k.name', 'k.version')} AS disabled,
-                 ${grantInForceSql('k.agent', 'k.name', 'k.version')} AS granted
+    text: `SELECT k.i, ${GATE_COLUMNS}
              FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(agent, name, version, i)`,
+  };
+  /** The same with the token's revocation: one row per (token id, agent, tool, version). */
+  private static readonly READ_WITH_REVOCATION: Statement = {
+    name: 'tool_gate_revocation',
+    text: `SELECT k.i, ${tokenRevokedSql('k.jti')} AS revoked, ${GATE_COLUMNS}
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                  WITH ORDINALITY AS k(jti, agent, name, version, i)`,
   };
 
   /** Concurrent calls share a statement, each read after its call arrived; unanswered = refused. */
@@ -35,22 +48,64 @@ export class ToolGate {
     disabled: false,
     granted: false,
   });
+  /** The same, started by the auth guard with the token's revocation; unanswered = revoked. */
+  readonly aheadLookups = new CoalescedLookup<string, ReadingWithRevocation>(
+    (keys) => this.readMany(keys, ToolGate.READ_WITH_REVOCATION),
+    { revoked: true, disabled: false, granted: false },
+  );
+  /** Readings started by the auth guard, each waiting for the one call of its request (principals are per request). */
+  private readonly ahead = new WeakMap<Principal, { tool: ToolDefinition; reading: Promise<GateReading> }>();
 
-  constructor(private readonly sql: HotSql) {}
+  constructor(
+    private readonly sql: HotSql,
+    private readonly registry: ToolRegistry,
+  ) {}
 
-  read(agentId: string, tool: Pick<ToolDefinition, 'name' | 'version'>): Promise<GateReading> {
-    // JSON, not a joined string: an agent id may hold any character, and must never spill into the tool name.
-    return this.lookups.get(JSON.stringify([agentId, tool.name, tool.version]));
+  /**
+   * For a request whose body is one `tools/call` of a known tool: reads the token's revocation together with
+   * the call's gate, keeps the gate reading for the call (`read`), and resolves to whether the token is revoked.
+   * Anything else: `undefined`, and the guard reads the revocation alone. Saves a round trip on every call.
+   */
+  readAhead(principal: Principal, body: unknown): Promise<boolean> | undefined {
+    const params =
+      (body as { method?: unknown; params?: { name?: unknown; _meta?: unknown } } | null)?.method ===
+      'tools/call'
+        ? (body as { params?: { name?: unknown; _meta?: unknown } }).params
+        : undefined;
+    if (typeof params?.name !== 'string' || principal.tokenId === undefined) return undefined;
+    const meta = typeof params._meta === 'object' ? (params._meta as Record<string, unknown>) : undefined;
+    const tool = this.registry.resolve(params.name, meta ?? undefined);
+    if (!tool) return undefined;
+    const row = this.aheadLookups.get(
+      JSON.stringify([principal.tokenId, principal.agentId, tool.name, tool.version]),
+    );
+    const reading = row.then(({ disabled, granted }) => ({ disabled, granted }));
+    reading.catch(() => undefined); // the failure reaches the guard below; the call may never come
+    this.ahead.set(principal, { tool, reading });
+    return row.then((r) => r.revoked);
   }
 
-  private async readMany(keys: string[]): Promise<Map<string, GateReading>> {
-    const parts = keys.map((key) => JSON.parse(key) as [string, string, string]);
-    const rows = await this.sql.rows<GateReading & { i: string }>(ToolGate.READ, [
-      parts.map((p) => p[0]),
-      parts.map((p) => p[1]),
-      parts.map((p) => p[2]),
-    ]);
+  /** The call's reading: the one the auth guard started for this request, or a new one. */
+  read(principal: Principal, tool: ToolDefinition): Promise<GateReading> {
+    const ahead = this.ahead.get(principal);
+    if (ahead?.tool === tool) {
+      this.ahead.delete(principal); // once: a reading answers the call it was read for
+      return ahead.reading;
+    }
+    // JSON, not a joined string: an agent id may hold any character, and must never spill into the tool name.
+    return this.lookups.get(JSON.stringify([principal.agentId, tool.name, tool.version]));
+  }
+
+  private async readMany<R extends GateReading>(
+    keys: string[],
+    statement = ToolGate.READ,
+  ): Promise<Map<string, R>> {
+    const parts = keys.map((key) => JSON.parse(key) as string[]);
+    const rows = await this.sql.rows<R & { i: string }>(
+      statement,
+      parts[0].map((_, column) => parts.map((p) => p[column])),
+    );
     // WITH ORDINALITY numbers the keys from 1 (as a bigint, which pg returns as a string).
-    return new Map(rows.map((r) => [keys[Number(r.i) - 1], { disabled: r.disabled, granted: r.granted }]));
+    return new Map(rows.map(({ i, ...reading }) => [keys[Number(i) - 1], reading as unknown as R]));
   }
 }

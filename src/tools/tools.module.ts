@@ -40,6 +40,7 @@ import { ResourceSubscriptions } from './resource-subscriptions.service.js';
   ],
   exports: [
     ToolRegistry,
+    ToolGate,
     ResourceRegistry,
     PromptRegistry,
     ResourceSubscriptions,

@@ -2,6 +2,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
 import { ToolGate } from '../../src/tools/tool-gate.js';
+import { ToolRegistry } from '../../src/tools/tool-registry.service.js';
 import { connectClient } from '../utils/mcp-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,8 +61,9 @@ describe(`grants through MCP and the admin API (${databaseKind})`, () => {
     // Asked at once: two reads go out, the other ten wait and share the third statement.
     const gate = app.app.get(ToolGate);
     const before = gate.lookups.stats.statements;
-    const echo = { name: 'echo', version: '1.0.0' };
-    expect(await Promise.all(agents.map((agent) => gate.read(agent, echo)))).toEqual(
+    const echo = app.app.get(ToolRegistry).resolve('echo')!;
+    const principal = (agentId: string) => ({ agentId, scopes: new Set(['tool:echo']) });
+    expect(await Promise.all(agents.map((agent) => gate.read(principal(agent), echo)))).toEqual(
       agents.map((a) => ({ disabled: false, granted: granted.includes(a) })),
     );
     expect(gate.lookups.stats.statements - before).toBe(3);

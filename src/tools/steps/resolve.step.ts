@@ -15,7 +15,8 @@ export const DEPRECATED_META = 'mcp-production/deprecated';
  * a tool switched off by an admin fails with `TOOL_DISABLED` (read from the database on every call, so a switch
  * holds on every replica from the next call on); a deprecated version past its sunset fails with `TOOL_SUNSET`
  * naming the replacement; before the sunset it runs, is logged and counted, and its result says it is deprecated.
- * The switch is read together with the agent's grant, in one statement (ToolGate); the grant is left on the
+ * The switch is read together with the agent's grant (and, when the auth guard started the read, the token's
+ * revocation) in one statement (ToolGate); the grant is left on the
  * invocation for AuthorizationStep, which decides after the version policies, as before.
  */
 @Injectable()
@@ -31,7 +32,7 @@ export class ResolveStep implements ToolStep {
     const tool = this.registry.resolve(call.name, call.meta);
     if (!tool) throw new DomainError('UNKNOWN_TOOL', `Unknown tool: ${call.name}`);
     invocation.tool = tool;
-    const { disabled, granted } = await this.gate.read(ctx.principal.agentId, tool);
+    const { disabled, granted } = await this.gate.read(ctx.principal, tool);
     invocation.granted = granted;
     if (disabled) {
       throw new DomainError(
