@@ -1,11 +1,12 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { DataSource, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { HotSql, type Statement } from '../database/hot-sql.js';
 import { AuditRecorder, type AuditEventInput, type AuditInsert } from './audit-recorder.js';
 
-/** Rows per INSERT: 17 parameters each stays far below PostgreSQL's 65,535 bind parameters. */
+/** Rows per INSERT (one array parameter per column, so the row count is not bounded by bind parameters). */
 export const MAX_BATCH = 500;
 /** A full batch may start while another is being written; beyond this, rows wait for a flush to finish. */
 const MAX_IN_FLIGHT = 4;
@@ -32,16 +33,21 @@ const COLUMN_TYPES = {
 } as const;
 const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof typeof COLUMN_TYPES)[];
 
+/**
+ * A group commit's INSERT: one array per column, so the text is the same whatever the number of rows, and the
+ * statement is prepared once per connection (HotSql) instead of parsed and planned on every flush.
+ */
+const INSERT_ROWS: Statement = {
+  name: 'audit_insert_rows',
+  text: `INSERT INTO audit_event (${COLUMNS.join(', ')})
+         SELECT * FROM unnest(${COLUMNS.map((column, i) => `$${i + 1}::${COLUMN_TYPES[column]}[]`).join(', ')})`,
+};
+
 type Row = unknown[];
 interface Pending {
   row: Row;
   resolve: () => void;
   reject: (error: Error) => void;
-}
-
-/** Anything that runs SQL: the DataSource (autocommit, pooled) or a transaction's EntityManager. */
-interface Executor {
-  query(sql: string, parameters?: unknown[]): Promise<unknown>;
 }
 
 /** What a flush reports to observers (metrics). */
@@ -71,7 +77,7 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
   readonly stats = { flushes: 0, rows: 0, largestBatch: 0, failures: 0 };
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly sql: HotSql,
     private readonly config: AppConfig,
     private readonly logger: PinoLogger,
   ) {
@@ -110,7 +116,7 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
   async recordInTransaction(manager: EntityManager, event: AuditEventInput): Promise<void> {
     if (!this.enabled) return;
     try {
-      await insert(manager, [toRow(event)]);
+      await insert(manager, toRow(event));
     } catch (error) {
       throw unavailable(error);
     }
@@ -183,10 +189,7 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     let ok = true;
     try {
-      await insert(
-        this.dataSource,
-        batch.map((p) => p.row),
-      );
+      await this.insert(batch.map((p) => p.row));
       for (const p of batch) p.resolve();
     } catch (error) {
       ok = false;
@@ -208,11 +211,18 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
     }
   }
 
+  private async insert(rows: Row[]): Promise<void> {
+    await this.sql.rows(
+      INSERT_ROWS,
+      COLUMNS.map((_column, c) => rows.map((row) => row[c])),
+    );
+  }
+
   /** One row at a time, so that a row the database refuses fails alone. */
   private async isolate(batch: Pending[]): Promise<void> {
     for (const p of batch) {
       try {
-        await insert(this.dataSource, [p.row]);
+        await this.insert([p.row]);
         p.resolve();
       } catch (error) {
         this.logger.error({ err: error }, 'audit row rejected by the database');
@@ -237,12 +247,11 @@ function isDataError(error: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
-async function insert(executor: Executor, rows: Row[]): Promise<void> {
-  const width = COLUMNS.length;
-  const values = rows.map((_row, r) => `(${COLUMNS.map((_c, c) => `$${r * width + c + 1}`).join(', ')})`);
-  await executor.query(
-    `INSERT INTO audit_event (${COLUMNS.join(', ')}) VALUES ${values.join(', ')}`,
-    rows.flat(),
+/** A row inside a transaction (the caller's EntityManager). */
+async function insert(manager: EntityManager, row: Row): Promise<void> {
+  await manager.query(
+    `INSERT INTO audit_event (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_c, i) => `$${i + 1}`).join(', ')})`,
+    row,
   );
 }
 

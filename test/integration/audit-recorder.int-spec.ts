@@ -109,6 +109,39 @@ describe(`audit recorder (${databaseKind})`, () => {
     expect(rows[0].tool_name).not.toContain('\u0000');
   });
 
+  it('stores every value exactly as given, whatever characters it holds (one array parameter per column)', async () => {
+    const awkward = `a "quoted" \\back\\slash, {braced}, NULL, 'single', tab\tnew\nline, ünï ☃ 🚀`;
+    const events = [
+      { userAgent: awkward, detail: { text: awkward, list: [1, '2', null], nested: { '"k"': '{}' } } },
+      { userAgent: 'NULL', detail: { text: '' }, errorCode: '' },
+      { userAgent: undefined, detail: undefined, durationMs: 0.125, paramBytes: 0 },
+    ];
+    await Promise.all(
+      events.map((event, i) =>
+        audit.record({
+          kind: 'tool_call',
+          agentId: 'awkward',
+          outcome: 'success',
+          requestId: `aw-${i}`,
+          ...event,
+        }),
+      ),
+    );
+    const rows = await rowsOf('awkward');
+    expect(rows.sort((a, b) => String(a.request_id).localeCompare(String(b.request_id)))).toEqual(
+      events.map(
+        (event) =>
+          expect.objectContaining({
+            user_agent: event.userAgent ?? null,
+            detail: event.detail ?? null,
+            error_code: event.errorCode ?? null,
+            duration_ms: event.durationMs ?? null,
+            param_bytes: event.paramBytes ?? null,
+          }) as unknown,
+      ),
+    );
+  });
+
   it('fails only the row the database refuses, not the rest of its batch', async () => {
     const results = await Promise.allSettled([
       audit.record({ kind: 'tool_call', agentId: 'isolate', outcome: 'success', requestId: 'ok-1' }),
