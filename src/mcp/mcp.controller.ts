@@ -16,8 +16,9 @@ const SESSION_HEADER = 'mcp-session-id';
 /**
  * `/mcp`: MCP Streamable HTTP. Global guards (Origin/Host, auth, scope, rate limit) have run before a handler
  * here. Stateless mode answers plain requests on the SharedServer and hands the rest to an SDK transport with a
- * server per request (cheap: see McpServerFactory). Stateful mode routes by `Mcp-Session-Id`: the session's live transport when
- * this replica opened it, otherwise a per-request server, since the shared store vouches for the session.
+ * server per request (cheap: see McpServerFactory). Stateful mode routes by `Mcp-Session-Id`: the session's live
+ * transport when this replica opened it, otherwise a per-request server, since the shared store vouches for the
+ * session.
  */
 @Controller('mcp')
 export class McpController {
