@@ -21,6 +21,12 @@ export interface AgentState {
 
 export interface StateWriteOptions {
   expectedVersion?: number | null;
+  /**
+   * With `expectedVersion` n >= 1 only: the stored value must also equal this one (JSON equality). Versions start
+   * again at 1 after a delete, so a version remembered from earlier may be reached again by a re-created key; the
+   * value tells the two apart (counter.increment uses it for the value it last wrote).
+   */
+  expectedValue?: unknown;
 }
 
 export interface StateEntry {

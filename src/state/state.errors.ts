@@ -7,7 +7,9 @@ export class StateVersionConflictError extends DomainError {
       'STATE_VERSION_CONFLICT',
       currentVersion === 0
         ? `State key "${key}" does not exist (expected version ${expectedVersion})`
-        : `State key "${key}" is at version ${currentVersion}, not ${expectedVersion}`,
+        : currentVersion === expectedVersion
+          ? `State key "${key}" is at version ${currentVersion} but holds another value than expected`
+          : `State key "${key}" is at version ${currentVersion}, not ${expectedVersion}`,
       { key, expectedVersion, currentVersion },
     );
   }

@@ -32,7 +32,10 @@ const MAX_VERSION = 2 ** 31 - 1;
 /** How `set` writes: unconditionally, only if absent (expected version 0), or only at the expected version. */
 type WriteMode = 'upsert' | 'create' | 'compareAndSet';
 
-/** The change itself; `$1` agent, `$2` key, `$3` value (JSON), `$4` expected version (compare-and-set only). */
+/**
+ * The change itself; `$1` agent, `$2` key, `$3` value (JSON), compare-and-set only: `$4` expected version, `$5`
+ * expected value (JSON, or NULL for any).
+ */
 const WRITES: Record<WriteMode, string> = {
   // Last writer wins: create at version 1 or bump the version, atomically.
   upsert: `INSERT INTO agent_state AS s (agent_id, key, value, version) VALUES ($1, $2, $3::jsonb, 1)
@@ -43,7 +46,8 @@ const WRITES: Record<WriteMode, string> = {
     ON CONFLICT (agent_id, key) DO NOTHING RETURNING version`,
   // The @VersionColumn contract, by hand: only at the expected version, which it bumps.
   compareAndSet: `UPDATE agent_state SET value = $3::jsonb, version = version + 1, updated_at = now()
-    WHERE agent_id = $1 AND key = $2 AND version = $4 RETURNING version`,
+    WHERE agent_id = $1 AND key = $2 AND version = $4 AND ($5::jsonb IS NULL OR value = $5::jsonb)
+    RETURNING version`,
 };
 
 const GET: Statement = {
@@ -102,8 +106,12 @@ export class StateService {
     const json = serializeValue(value, this.limits);
     const expected = expectedVersionOf(options);
     const mode: WriteMode = expected === undefined ? 'upsert' : expected === 0 ? 'create' : 'compareAndSet';
+    if (options.expectedValue !== undefined && mode !== 'compareAndSet')
+      throw new DomainError('INVALID_ARGUMENTS', 'expectedValue needs an expectedVersion >= 1');
     const values: unknown[] =
-      mode === 'compareAndSet' ? [agentId, key, json, expected] : [agentId, key, json];
+      mode === 'compareAndSet'
+        ? [agentId, key, json, expected, expectedValueOf(options)]
+        : [agentId, key, json];
     // Audited in the same statement, once per changed row; `detail.version` is the version just written.
     const audit = this.audit.insertPerRow(
       'changed',
@@ -213,6 +221,11 @@ export class StateService {
       detail: { key, version },
     });
   }
+}
+
+/** The expected value as JSON for `$5`, or NULL (no value check). */
+function expectedValueOf({ expectedValue }: StateWriteOptions): string | null {
+  return expectedValue === undefined ? null : JSON.stringify(expectedValue);
 }
 
 /** `undefined` = unconditional; `0` (or `null`) = must not exist; `n >= 1` = must be at version n. */

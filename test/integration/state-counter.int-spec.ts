@@ -116,4 +116,55 @@ describe(`counter.increment conflict retry (${databaseKind})`, () => {
       version: 1,
     });
   });
+
+  it('starts from the value it last wrote: one read for a run of increments', async () => {
+    const setup = contextWith(async () => {});
+    for (let i = 1; i <= 5; i++)
+      expect(await counter.increment({ name: 'run', by: 1 }, setup.ctx)).toEqual({
+        name: 'run',
+        value: i,
+        version: i,
+      });
+    expect(setup.reads()).toBe(1);
+  });
+
+  it('pays a stale memory with a read and a retry, never with a wrong value', async () => {
+    const setup = contextWith(async () => {});
+    await counter.increment({ name: 'm', by: 1 }, setup.ctx); // remembers value 1 at version 1
+    await setup.competitor.set('counter/m', 100); // version 2, elsewhere
+    expect(await counter.increment({ name: 'm', by: 1 }, setup.ctx)).toMatchObject({
+      value: 101,
+      version: 3,
+    });
+    expect(setup.reads()).toBe(2);
+
+    // Deleted and re-created up to the remembered version: same version, another value. The value check sees it.
+    await counter.increment({ name: 'aba', by: 1 }, setup.ctx);
+    await counter.increment({ name: 'aba', by: 1 }, setup.ctx); // remembers value 2 at version 2
+    await setup.competitor.delete('counter/aba');
+    await setup.competitor.set('counter/aba', 50); // version 1
+    await setup.competitor.set('counter/aba', 60); // version 2 again
+    expect(await counter.increment({ name: 'aba', by: 1 }, setup.ctx)).toMatchObject({
+      value: 61,
+      version: 3,
+    });
+  });
+
+  it('lets a compare-and-set require the value too (expectedValue)', async () => {
+    const agentId = `counter-agent-${++n}`;
+    await state.set(agentId, 'k', { a: 1 });
+    await expect(
+      state.set(agentId, 'k', 2, { expectedVersion: 1, expectedValue: { a: 2 } }),
+    ).rejects.toMatchObject({
+      code: 'STATE_VERSION_CONFLICT',
+      details: { expectedVersion: 1, currentVersion: 1 },
+    });
+    expect(await state.set(agentId, 'k', 2, { expectedVersion: 1, expectedValue: { a: 1 } })).toMatchObject({
+      version: 2,
+    });
+    await expect(state.set(agentId, 'k', 3, { expectedValue: 2 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENTS',
+    });
+    expect(await state.get(agentId, 'k')).toMatchObject({ value: 2, version: 2 });
+  });
 });
