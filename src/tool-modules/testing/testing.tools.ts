@@ -79,9 +79,9 @@ export class TestingTools {
 
   @Tool({
     name: 'testing.slow',
-    description: 'Waits `ms` milliseconds (or until its signal fires). Time budget 200 ms.',
+    description: 'Waits `ms` milliseconds (or until its signal fires). Time budget 1 s.',
     input: Slow,
-    timeoutMs: 200,
+    timeoutMs: 1000,
   })
   async slow({ key, ms }: z.infer<typeof Slow>, ctx: ToolContext) {
     this.count(key);
