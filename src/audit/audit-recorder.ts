@@ -32,15 +32,16 @@ export abstract class AuditRecorder {
   abstract record(event: AuditEventInput): Promise<void>;
   abstract recordInTransaction(manager: EntityManager, event: AuditEventInput): Promise<void>;
   /**
-   * For a statement that makes a change and audits it at once (atomic and one round trip, with no transaction):
-   * an `INSERT … SELECT` of `event`, once per row of the CTE `source`, whose parameters start at `$first`; or
+   * For a statement that makes changes and audits them at once (atomic and one round trip, with no transaction):
+   * an `INSERT … SELECT` of `events[n - 1]` for each row of the CTE `source`, joined on its column `n` (1-based,
+   * bigint, as `WITH ORDINALITY` numbers rows), with parameters from `$first` on (one array per column); or
    * undefined when the audit trail is off. `detail` may extend the `detail` expression with columns of `source`.
    */
   abstract insertPerRow(
     source: string,
-    event: AuditEventInput,
+    events: AuditEventInput[],
     first: number,
-    detail?: (param: string) => string,
+    detail?: (expression: string) => string,
   ): AuditInsert | undefined;
 }
 

@@ -40,8 +40,18 @@ const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof typeof COLUMN_TYPES)[];
 const INSERT_ROWS: Statement = {
   name: 'audit_insert_rows',
   text: `INSERT INTO audit_event (${COLUMNS.join(', ')})
-         SELECT * FROM unnest(${COLUMNS.map((column, i) => `$${i + 1}::${COLUMN_TYPES[column]}[]`).join(', ')})`,
+         SELECT * FROM unnest(${arrayParams(1)})`,
 };
+
+/** `$first::timestamptz[], $first+1::text[], …`: one array parameter per column. */
+function arrayParams(first: number): string {
+  return COLUMNS.map((column, i) => `$${first + i}::${COLUMN_TYPES[column]}[]`).join(', ');
+}
+
+/** Rows as one array per column (the parameters of `arrayParams`). */
+function columnsOf(rows: Row[]): unknown[][] {
+  return COLUMNS.map((_column, c) => rows.map((row) => row[c]));
+}
 
 type Row = unknown[];
 interface Pending {
@@ -124,18 +134,17 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
 
   insertPerRow(
     source: string,
-    event: AuditEventInput,
+    events: AuditEventInput[],
     first: number,
-    detail: (param: string) => string = (param) => param,
+    detail: (expression: string) => string = (expression) => expression,
   ): AuditInsert | undefined {
     if (!this.enabled) return undefined;
-    const select = COLUMNS.map((column, i) => {
-      const param = `$${first + i}::${COLUMN_TYPES[column]}`;
-      return column === 'detail' ? detail(param) : param;
-    });
+    const select = COLUMNS.map((column) => (column === 'detail' ? detail('e.detail') : `e.${column}`));
     return {
-      sql: `INSERT INTO audit_event (${COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM ${source}`,
-      values: toRow(event),
+      sql: `INSERT INTO audit_event (${COLUMNS.join(', ')})
+            SELECT ${select.join(', ')}
+            FROM ${source} JOIN unnest(${arrayParams(first)}) WITH ORDINALITY AS e(${COLUMNS.join(', ')}, n) USING (n)`,
+      values: columnsOf(events.map(toRow)),
     };
   }
 
@@ -212,10 +221,7 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
   }
 
   private async insert(rows: Row[]): Promise<void> {
-    await this.sql.rows(
-      INSERT_ROWS,
-      COLUMNS.map((_column, c) => rows.map((row) => row[c])),
-    );
+    await this.sql.rows(INSERT_ROWS, columnsOf(rows));
   }
 
   /** One row at a time, so that a row the database refuses fails alone. */

@@ -3,6 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AuditRecorder, type AuditEventInput } from '../audit/audit-recorder.js';
 import { DomainError } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
 import type {
   AgentState,
@@ -32,22 +33,45 @@ const MAX_VERSION = 2 ** 31 - 1;
 /** How `set` writes: unconditionally, only if absent (expected version 0), or only at the expected version. */
 type WriteMode = 'upsert' | 'create' | 'compareAndSet';
 
+/** One `set`, waiting for its group's statement. */
+interface Write {
+  agentId: string;
+  key: string;
+  /** The value as JSON. */
+  json: string;
+  /** compareAndSet only: the expected version, and the expected value as JSON (NULL = any). */
+  expected: number | null;
+  expectedValue: string | null;
+  event: AuditEventInput;
+}
+
 /**
- * The change itself; `$1` agent, `$2` key, `$3` value (JSON), compare-and-set only: `$4` expected version, `$5`
- * expected value (JSON, or NULL for any).
+ * The writes of a group, `i(agent_id, key, value, expected, expected_value, n)`: one array parameter per column,
+ * so the text, prepared once per connection, is the same for any number of writes.
  */
+const INPUT = `SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int4[], $5::jsonb[])
+  WITH ORDINALITY AS i(agent_id, key, value, expected, expected_value, n)`;
+
+/** The changes, as CTEs ending in `changed(n, version)`: which writes took effect, at which new version. */
 const WRITES: Record<WriteMode, string> = {
   // Last writer wins: create at version 1 or bump the version, atomically.
-  upsert: `INSERT INTO agent_state AS s (agent_id, key, value, version) VALUES ($1, $2, $3::jsonb, 1)
-    ON CONFLICT (agent_id, key) DO UPDATE SET value = EXCLUDED.value, version = s.version + 1, updated_at = now()
-    RETURNING version`,
+  upsert: `written AS (INSERT INTO agent_state AS s (agent_id, key, value, version)
+      SELECT agent_id, key, value, 1 FROM input
+      ON CONFLICT (agent_id, key) DO UPDATE SET value = EXCLUDED.value, version = s.version + 1, updated_at = now()
+      RETURNING agent_id, key, version),
+    changed AS (SELECT n, version FROM written JOIN input USING (agent_id, key))`,
   // Create-only: no row when the key exists (a concurrent creator waits for ours, then does nothing).
-  create: `INSERT INTO agent_state (agent_id, key, value, version) VALUES ($1, $2, $3::jsonb, 1)
-    ON CONFLICT (agent_id, key) DO NOTHING RETURNING version`,
-  // The @VersionColumn contract, by hand: only at the expected version, which it bumps.
-  compareAndSet: `UPDATE agent_state SET value = $3::jsonb, version = version + 1, updated_at = now()
-    WHERE agent_id = $1 AND key = $2 AND version = $4 AND ($5::jsonb IS NULL OR value = $5::jsonb)
-    RETURNING version`,
+  create: `written AS (INSERT INTO agent_state (agent_id, key, value, version)
+      SELECT agent_id, key, value, 1 FROM input
+      ON CONFLICT (agent_id, key) DO NOTHING
+      RETURNING agent_id, key, version),
+    changed AS (SELECT n, version FROM written JOIN input USING (agent_id, key))`,
+  // The @VersionColumn contract, by hand: only at the expected version (and value), which it bumps.
+  compareAndSet: `changed AS (UPDATE agent_state s SET value = i.value, version = s.version + 1, updated_at = now()
+      FROM input i
+      WHERE s.agent_id = i.agent_id AND s.key = i.key AND s.version = i.expected
+        AND (i.expected_value IS NULL OR s.value = i.expected_value)
+      RETURNING i.n, s.version)`,
 };
 
 const GET: Statement = {
@@ -59,15 +83,25 @@ const GET: Statement = {
  * Per-agent key/value state with optimistic locking; every statement is scoped by `agent_id`. Tools reach it only
  * through `forAgent()`.
  *
- * A `set` is ONE statement (a data-modifying CTE): the change and its `state_change` audit row commit together or
- * not at all, in one round trip and without a BEGIN/COMMIT pair. Compare-and-set is an UPDATE with
- * `version = expected` in its WHERE clause; create-only is `INSERT … ON CONFLICT DO NOTHING`. Both are race-free
- * under READ COMMITTED: a concurrent writer waits for the row lock, then re-checks the condition. A `delete`
- * (rarer, and conditional in two steps) is a transaction with its audit row.
+ * A `set` is ONE statement (data-modifying CTEs): the change and its `state_change` audit row commit together or
+ * not at all, in one round trip and without a BEGIN/COMMIT pair. Concurrent sets share that statement (group
+ * commit, one per write mode): under load one round trip and one commit serve many writes, as the audit trail's
+ * do. Compare-and-set is an UPDATE with `version = expected` in its WHERE clause; create-only is `INSERT … ON
+ * CONFLICT DO NOTHING`. Both are race-free under READ COMMITTED: a concurrent writer waits for the row lock, then
+ * re-checks the condition. A `delete` (rarer, and conditional in two steps) is a transaction with its audit row.
  */
 @Injectable()
 export class StateService {
   private readonly limits: StateLimits;
+  private readonly writes = Object.fromEntries(
+    (['upsert', 'create', 'compareAndSet'] as const).map((mode) => [
+      mode,
+      new GroupCommit<Write, number | undefined>(
+        (writes) => this.write(mode, writes),
+        (w) => `${w.agentId}\u0000${w.key}`,
+      ),
+    ]),
+  ) as Record<WriteMode, GroupCommit<Write, number | undefined>>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -108,34 +142,47 @@ export class StateService {
     const mode: WriteMode = expected === undefined ? 'upsert' : expected === 0 ? 'create' : 'compareAndSet';
     if (options.expectedValue !== undefined && mode !== 'compareAndSet')
       throw new DomainError('INVALID_ARGUMENTS', 'expectedValue needs an expectedVersion >= 1');
-    const values: unknown[] =
-      mode === 'compareAndSet'
-        ? [agentId, key, json, expected, expectedValueOf(options)]
-        : [agentId, key, json];
-    // Audited in the same statement, once per changed row; `detail.version` is the version just written.
-    const audit = this.audit.insertPerRow(
-      'changed',
-      { ...this.changeEvent(agentId, origin, 'set'), detail: { key } },
-      values.length + 1,
-      (detail) => `${detail} || jsonb_build_object('version', changed.version)`,
-    );
-    const statement: Statement = audit
-      ? {
-          name: `state_${mode}_audited`,
-          text: `WITH changed AS (${WRITES[mode]}), audited AS (${audit.sql}) SELECT version FROM changed`,
-        }
-      : { name: `state_${mode}`, text: WRITES[mode] };
-    const [row] = await this.sql.rows<{ version: number }>(
-      statement,
-      audit ? [...values, ...audit.values] : values,
-    );
-    if (row === undefined)
+    const version = await this.writes[mode].submit({
+      agentId,
+      key,
+      json,
+      expected: expected ?? null,
+      expectedValue: expectedValueOf(options),
+      event: { ...this.changeEvent(agentId, origin, 'set'), detail: { key } },
+    });
+    if (version === undefined)
       throw new StateVersionConflictError(
         key,
         expected!,
         await currentVersion(this.dataSource.manager, agentId, key),
       );
-    return { key, version: row.version, created: row.version === 1 };
+    return { key, version, created: version === 1 };
+  }
+
+  /** One statement for a group of writes of one mode; the new version per write, undefined where none was made. */
+  private async write(mode: WriteMode, writes: Write[]): Promise<(number | undefined)[]> {
+    const values: unknown[] = [
+      writes.map((w) => w.agentId),
+      writes.map((w) => w.key),
+      writes.map((w) => w.json),
+      writes.map((w) => w.expected),
+      writes.map((w) => w.expectedValue),
+    ];
+    // Audited in the same statement, once per changed row; `detail.version` is the version just written.
+    const audit = this.audit.insertPerRow(
+      'changed',
+      writes.map((w) => w.event),
+      values.length + 1,
+      (detail) => `${detail} || jsonb_build_object('version', changed.version)`,
+    );
+    const text = `WITH input AS (${INPUT}), ${WRITES[mode]}${audit ? `, audited AS (${audit.sql})` : ''}
+      SELECT n, version FROM changed`;
+    const rows = await this.sql.rows<{ n: string; version: number }>(
+      { name: `state_${mode}${audit ? '_audited' : ''}`, text },
+      audit ? [...values, ...audit.values] : values,
+    );
+    const versions = new Map(rows.map((row) => [Number(row.n), row.version]));
+    return writes.map((_write, i) => versions.get(i + 1));
   }
 
   async delete(

@@ -249,6 +249,49 @@ describe(`StateService (${databaseKind})`, () => {
     ]);
   });
 
+  it('group commit: concurrent sets share one statement, each with its own result and audit row', async () => {
+    const hot = app.app.get(HotSql);
+    const agents = Array.from({ length: 12 }, agent);
+    for (const id of agents) await state.forAgent(id).set('doc', 'initial'); // version 1
+    const statements: { name: string; writes: number }[] = [];
+    const rows = hot.rows.bind(hot);
+    hot.rows = (statement, values) => {
+      statements.push({ name: statement.name, writes: (values[0] as unknown[]).length });
+      return rows(statement, values);
+    };
+    let outcomes: PromiseSettledResult<unknown>[];
+    try {
+      outcomes = await Promise.allSettled([
+        ...agents.map((id, i) =>
+          state.forAgent(id, { requestId: `r${i}` }).set('doc', i, { expectedVersion: 1 }),
+        ),
+        // The same key as the first write, at the same version: never in its statement, and it loses.
+        state.forAgent(agents[0], { requestId: 'late' }).set('doc', 'late', { expectedVersion: 1 }),
+      ]);
+    } finally {
+      hot.rows = rows;
+    }
+    // The first write went out alone; the rest arrived while it ran and went out together.
+    expect(statements).toEqual([
+      { name: 'state_compareAndSet_audited', writes: 1 },
+      { name: 'state_compareAndSet_audited', writes: 12 },
+    ]);
+    expect(outcomes.slice(0, 12)).toEqual(
+      agents.map(() => ({ status: 'fulfilled', value: { key: 'doc', version: 2, created: false } })),
+    );
+    expect(outcomes[12]).toMatchObject({
+      status: 'rejected',
+      reason: { code: 'STATE_VERSION_CONFLICT', details: { expectedVersion: 1, currentVersion: 2 } },
+    });
+    for (const [i, id] of agents.entries()) {
+      expect(await state.get(id, 'doc')).toMatchObject({ value: i, version: 2 });
+      expect((await stateChanges(id)).map((c) => [c.request_id, c.detail.version])).toEqual([
+        [null, 1],
+        [`r${i}`, 2],
+      ]);
+    }
+  });
+
   it('makes no change when its audit row is refused: a set is one statement with it', async () => {
     const agentId = agent();
     const a = state.forAgent(agentId);

@@ -1,0 +1,132 @@
+import { GroupCommit } from './group-commit.js';
+
+interface Write {
+  key: string;
+  value: number;
+}
+
+/** A statement runner the test answers by hand; by default each write's result is its value doubled. */
+function manualRun() {
+  const calls: { writes: Write[]; answer: (results?: number[]) => void; fail: (e: unknown) => void }[] = [];
+  const run = (writes: Write[]) =>
+    new Promise<number[]>((resolve, fail) =>
+      calls.push({ writes, answer: (results) => resolve(results ?? writes.map((w) => w.value * 2)), fail }),
+    );
+  return { calls, run };
+}
+const tick = () => new Promise((r) => setImmediate(r));
+const sqlError = (code: string) => Object.assign(new Error(`sqlstate ${code}`), { code });
+const w = (key: string, value: number): Write => ({ key, value });
+
+describe('GroupCommit', () => {
+  it('sends a write at once when no statement is running, alone', async () => {
+    const { calls, run } = manualRun();
+    const group = new GroupCommit(run, (x: Write) => x.key);
+    const a = group.submit(w('a', 1));
+    expect(calls.map((c) => c.writes)).toEqual([[w('a', 1)]]);
+    calls[0].answer();
+    expect(await a).toBe(2);
+  });
+
+  it('sends the writes that arrive during a statement together in the next, each with its own result', async () => {
+    const { calls, run } = manualRun();
+    const group = new GroupCommit(run, (x: Write) => x.key);
+    const first = group.submit(w('a', 1));
+    const waiting = [group.submit(w('b', 2)), group.submit(w('c', 3)), group.submit(w('d', 4))];
+    expect(calls).toHaveLength(1);
+    calls[0].answer();
+    await first;
+    await tick();
+    expect(calls.map((c) => c.writes.map((x) => x.key))).toEqual([['a'], ['b', 'c', 'd']]);
+    calls[1].answer([20, 30, 40]);
+    expect(await Promise.all(waiting)).toEqual([20, 30, 40]);
+    expect(group.stats).toEqual({ statements: 2, writes: 4 });
+  });
+
+  it('never puts two writes of one key in the same statement, and keeps their order', async () => {
+    const { calls, run } = manualRun();
+    const group = new GroupCommit(run, (x: Write) => x.key);
+    const results = [w('a', 1), w('a', 2), w('b', 3), w('a', 4)].map((x) => group.submit(x));
+    calls[0].answer();
+    await tick();
+    calls[1].answer();
+    await tick();
+    calls[2].answer();
+    expect(await Promise.all(results)).toEqual([2, 4, 6, 8]);
+    expect(calls.map((c) => c.writes.map((x) => x.value))).toEqual([[1], [2, 3], [4]]);
+  });
+
+  it('retries a group the database refused one write per statement, so only the bad write fails', async () => {
+    const { calls, run } = manualRun();
+    const group = new GroupCommit(run, (x: Write) => x.key);
+    const first = group.submit(w('a', 1));
+    const settled = Promise.allSettled([w('b', 2), w('bad', 3), w('c', 4)].map((x) => group.submit(x)));
+    calls[0].answer();
+    await first;
+    await tick();
+    calls[1].fail(sqlError('23514')); // check_violation: the group changed nothing
+    for (let i = 2; i < 5; i++) {
+      await tick();
+      if (calls[i].writes[0].key === 'bad') calls[i].fail(sqlError('23514'));
+      else calls[i].answer();
+    }
+    expect(calls.slice(2).map((c) => c.writes.map((x) => x.key))).toEqual([['b'], ['bad'], ['c']]);
+    const outcomes = await settled;
+    expect(outcomes.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(outcomes[0]).toMatchObject({ value: 4 });
+    expect(outcomes[1]).toMatchObject({ reason: { code: '23514' } });
+  });
+
+  it('retries after a deadlock too (class 40), but fails the whole group on a lost connection', async () => {
+    const { calls, run } = manualRun();
+    const group = new GroupCommit(run, (x: Write) => x.key);
+    void group.submit(w('x', 0));
+    const deadlocked = [group.submit(w('a', 1)), group.submit(w('b', 2))];
+    calls[0].answer();
+    await tick();
+    calls[1].fail(sqlError('40P01'));
+    await tick();
+    calls[2].answer();
+    await tick();
+    calls[3].answer();
+    expect(await Promise.all(deadlocked)).toEqual([2, 4]);
+
+    // The connection died mid-statement: it may have committed, so nothing is sent again.
+    const lost = [group.submit(w('c', 3))];
+    await tick();
+    lost.push(group.submit(w('d', 4)), group.submit(w('e', 5)));
+    calls[4].answer();
+    await tick();
+    calls[5].fail(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
+    const settled = await Promise.allSettled(lost);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    expect(calls).toHaveLength(6);
+  });
+
+  it('caps a statement at maxBatch writes and runs up to maxInFlight statements at once', async () => {
+    const { calls, run } = manualRun();
+    const group = new GroupCommit(run, (x: Write) => x.key, 2, 3);
+    const results = Array.from({ length: 8 }, (_x, i) => group.submit(w(`k${i}`, i)));
+    expect(calls.map((c) => c.writes.length)).toEqual([1, 1]); // two at once, each alone
+    calls[0].answer();
+    await tick();
+    expect(calls.map((c) => c.writes.length)).toEqual([1, 1, 3]);
+    calls[1].answer();
+    await tick();
+    calls[2].answer();
+    await tick();
+    calls[3].answer();
+    await tick();
+    calls[4]?.answer();
+    expect(await Promise.all(results)).toEqual([0, 2, 4, 6, 8, 10, 12, 14]);
+    expect(calls.map((c) => c.writes.length)).toEqual([1, 1, 3, 3]);
+  });
+
+  it('refuses a runner that answers the wrong number of results', async () => {
+    const { calls, run } = manualRun();
+    const group = new GroupCommit(run, (x: Write) => x.key);
+    const a = group.submit(w('a', 1));
+    calls[0].answer([]);
+    await expect(a).rejects.toThrow('group commit: 0 results for 1 writes');
+  });
+});

@@ -1,0 +1,92 @@
+interface Pending<W, R> {
+  write: W;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for independent writes: a write submitted while `maxInFlight` statements are running waits, and
+ * goes out with every other waiting write as soon as one of them returns, in ONE statement (one round trip, one
+ * commit). With no concurrency (one client) every write goes out at once, alone.
+ *
+ * A statement holds at most one write per key (two changes of one row in one statement have no defined order);
+ * a second write of a key waits for the next statement. If the database refuses a statement for its data or a
+ * race (SQLSTATE class 22, 23 or 40: a bad row, a deadlock between two replicas' groups), the statement changed
+ * nothing, so its writes are retried one per statement: a write then fails only for its own reason. Any other
+ * failure (a lost connection: the statement may have committed) fails the whole group, as it would fail a write
+ * sent alone.
+ */
+export class GroupCommit<W, R> {
+  private waiting: Pending<W, R>[] = [];
+  private inFlight = 0;
+  /** Statements sent and writes carried: for tests and diagnostics. */
+  readonly stats = { statements: 0, writes: 0 };
+
+  constructor(
+    /** Runs the writes in one statement; answers one result per write, in order. */
+    private readonly run: (writes: W[]) => Promise<R[]>,
+    private readonly keyOf: (write: W) => string,
+    private readonly maxInFlight = 1,
+    private readonly maxBatch = 500,
+  ) {}
+
+  submit(write: W): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ write, resolve, reject });
+      if (this.inFlight < this.maxInFlight) this.send();
+    });
+  }
+
+  private send(): void {
+    const batch: Pending<W, R>[] = [];
+    const keys = new Set<string>();
+    const later: Pending<W, R>[] = [];
+    for (const pending of this.waiting) {
+      const key = this.keyOf(pending.write);
+      if (batch.length < this.maxBatch && !keys.has(key)) {
+        keys.add(key);
+        batch.push(pending);
+      } else later.push(pending);
+    }
+    this.waiting = later;
+    this.inFlight++;
+    void this.commit(batch).finally(() => {
+      this.inFlight--;
+      if (this.waiting.length > 0) this.send();
+    });
+  }
+
+  private async commit(batch: Pending<W, R>[]): Promise<void> {
+    try {
+      const results = await this.execute(batch.map((p) => p.write));
+      batch.forEach((p, i) => p.resolve(results[i]));
+    } catch (error) {
+      if (batch.length === 1 || !refusedByDatabase(error)) {
+        for (const p of batch) p.reject(error);
+        return;
+      }
+      for (const p of batch) {
+        try {
+          p.resolve((await this.execute([p.write]))[0]);
+        } catch (alone) {
+          p.reject(alone);
+        }
+      }
+    }
+  }
+
+  private async execute(writes: W[]): Promise<R[]> {
+    this.stats.statements++;
+    this.stats.writes += writes.length;
+    const results = await this.run(writes);
+    if (results.length !== writes.length)
+      throw new Error(`group commit: ${results.length} results for ${writes.length} writes`);
+    return results;
+  }
+}
+
+/** Data exception, integrity constraint violation, transaction rollback (deadlock, serialization failure). */
+function refusedByDatabase(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|40)[0-9A-Z]{3}$/.test(code);
+}
