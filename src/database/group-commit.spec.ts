@@ -40,6 +40,19 @@ describe('GroupCommit', () => {
     expect(calls.map((c) => c.writes.map((x) => x.key))).toEqual([['a'], ['b', 'c', 'd']]);
     calls[1].answer([20, 30, 40]);
     expect(await Promise.all(waiting)).toEqual([20, 30, 40]);
+  });
+
+  it('orders a statement by key (replicas lock rows in the same order); results stay with their writes', async () => {
+    const { calls, run } = manualRun();
+    const group = new GroupCommit(run, (x: Write) => x.key);
+    const first = group.submit(w('m', 0));
+    const waiting = [w('z', 1), w('b', 2), w('q', 3)].map((x) => group.submit(x));
+    calls[0].answer();
+    await first;
+    await tick();
+    expect(calls[1].writes.map((x) => x.key)).toEqual(['b', 'q', 'z']);
+    calls[1].answer();
+    expect(await Promise.all(waiting)).toEqual([2, 4, 6]);
     expect(group.stats).toEqual({ statements: 2, writes: 4 });
   });
 

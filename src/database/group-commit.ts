@@ -1,5 +1,6 @@
 interface Pending<W, R> {
   write: W;
+  key: string;
   resolve: (result: R) => void;
   reject: (error: unknown) => void;
 }
@@ -10,11 +11,11 @@ interface Pending<W, R> {
  * commit). With no concurrency (one client) every write goes out at once, alone.
  *
  * A statement holds at most one write per key (two changes of one row in one statement have no defined order);
- * a second write of a key waits for the next statement. If the database refuses a statement for its data or a
- * race (SQLSTATE class 22, 23 or 40: a bad row, a deadlock between two replicas' groups), the statement changed
- * nothing, so its writes are retried one per statement: a write then fails only for its own reason. Any other
- * failure (a lost connection: the statement may have committed) fails the whole group, as it would fail a write
- * sent alone.
+ * a second write of a key waits for the next statement. Writes go in key order, so that two replicas' groups lock
+ * their rows in the same order. If the database refuses a statement for its data or a race (SQLSTATE class 22,
+ * 23 or 40: a bad row, a deadlock all the same), the statement changed nothing, so its writes are retried one per
+ * statement: a write then fails only for its own reason. Any other failure (a lost connection: the statement may
+ * have committed) fails the whole group, as it would fail a write sent alone.
  */
 export class GroupCommit<W, R> {
   private waiting: Pending<W, R>[] = [];
@@ -32,7 +33,7 @@ export class GroupCommit<W, R> {
 
   submit(write: W): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.waiting.push({ write, resolve, reject });
+      this.waiting.push({ write, key: this.keyOf(write), resolve, reject });
       if (this.inFlight < this.maxInFlight) this.send();
     });
   }
@@ -42,13 +43,13 @@ export class GroupCommit<W, R> {
     const keys = new Set<string>();
     const later: Pending<W, R>[] = [];
     for (const pending of this.waiting) {
-      const key = this.keyOf(pending.write);
-      if (batch.length < this.maxBatch && !keys.has(key)) {
-        keys.add(key);
+      if (batch.length < this.maxBatch && !keys.has(pending.key)) {
+        keys.add(pending.key);
         batch.push(pending);
       } else later.push(pending);
     }
     this.waiting = later;
+    batch.sort((a, b) => (a.key < b.key ? -1 : 1));
     this.inFlight++;
     void this.commit(batch).finally(() => {
       this.inFlight--;
