@@ -14,6 +14,7 @@ describe('auth configuration (AUTH_*)', () => {
       clockToleranceSec: 30,
       requireAtJwt: true,
       agentClaim: 'sub',
+      scopeClaims: ['scope', 'scp'],
       jwksCooldownSec: 30,
       devKeyDir: '/tmp/d/dev-auth',
     });
@@ -38,6 +39,7 @@ describe('auth configuration (AUTH_*)', () => {
       AUTH_CLOCK_TOLERANCE_SEC: '5',
       AUTH_REQUIRE_AT_JWT: 'false',
       AUTH_AGENT_CLAIM: 'azp',
+      AUTH_SCOPE_CLAIMS: 'scp, roles',
       AUTH_JWKS_COOLDOWN_SEC: '60',
     });
     expect(auth).toMatchObject({
@@ -47,6 +49,7 @@ describe('auth configuration (AUTH_*)', () => {
       clockToleranceSec: 5,
       requireAtJwt: false,
       agentClaim: 'azp',
+      scopeClaims: ['scp', 'roles'],
       jwksCooldownSec: 60,
     });
   });
@@ -85,6 +88,8 @@ describe('auth configuration (AUTH_*)', () => {
     ['AUTH_CLOCK_TOLERANCE_SEC', '-1'],
     ['AUTH_REQUIRE_AT_JWT', 'yes'],
     ['AUTH_AGENT_CLAIM', 'has space'],
+    ['AUTH_SCOPE_CLAIMS', ','],
+    ['AUTH_SCOPE_CLAIMS', 'scope,has space'],
     ['AUTH_JWKS_COOLDOWN_SEC', 'soon'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}:`));

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { CoalescedLookup } from '../database/coalesced-lookup.js';
+import { AppConfig } from '../config/app-config.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
 import { RevokedTokenEntity } from './revoked-token.entity.js';
 
@@ -14,6 +15,8 @@ export interface RevokeInput {
 }
 
 const MAX_JTI_LENGTH = 255;
+/** Beyond the clock leeway, how long an entry outlives its token's expiry (server and database clocks may differ). */
+const PRUNE_MARGIN_SEC = 300;
 const MAX_REASON_LENGTH = 500;
 /** Is the token with id `jti` (an SQL expression) revoked? For statements that read it with other per-call checks. */
 export function tokenRevokedSql(jti: string): string {
@@ -31,12 +34,17 @@ const REVOKED_AMONG: Statement = {
  * here on every authenticated request: read from PostgreSQL each time, never cached, so a revocation takes
  * effect on the very next request on every replica. Concurrent requests share a lookup statement
  * (CoalescedLookup): each still gets an answer read after it arrived.
+ *
+ * An entry is needed only while its token could still be accepted: each revocation first deletes the entries whose
+ * `expiresAt` passed more than the clock leeway (AUTH_CLOCK_TOLERANCE_SEC) plus a margin ago, so the list holds
+ * the revocations of live tokens (and those of unknown expiry), however many are added over the years.
  */
 @Injectable()
 export class RevocationService {
   constructor(
     @InjectRepository(RevokedTokenEntity) private readonly revoked: Repository<RevokedTokenEntity>,
     private readonly sql: HotSql,
+    private readonly config: AppConfig,
   ) {}
 
   readonly lookups = new CoalescedLookup<string, boolean>(async (jtis) => {
@@ -52,6 +60,7 @@ export class RevocationService {
     if (input.reason && input.reason.length > MAX_REASON_LENGTH) {
       throw new DomainError('INVALID_REQUEST', `reason must be at most ${MAX_REASON_LENGTH} characters`);
     }
+    await this.prune();
     await this.revoked
       .createQueryBuilder()
       .insert()
@@ -59,6 +68,18 @@ export class RevocationService {
       .orIgnore() // ON CONFLICT DO NOTHING: the first revocation (and its time) stands
       .execute();
     return this.revoked.findOneByOrFail({ jti: input.jti });
+  }
+
+  /** Deletes the entries of tokens that can no longer be accepted anyway (expired beyond the leeway). */
+  async prune(): Promise<number> {
+    const result = await this.revoked
+      .createQueryBuilder()
+      .delete()
+      .where('expires_at < now() - make_interval(secs => :seconds)', {
+        seconds: this.config.auth.clockToleranceSec + PRUNE_MARGIN_SEC,
+      })
+      .execute();
+    return result.affected ?? 0;
   }
 
   /** Asked on every authenticated request; answered by a statement sent after the question. */

@@ -14,15 +14,19 @@ export function isScopeToken(value: string): boolean {
 }
 
 /**
- * The scopes a token grants: the space-separated `scope` claim (RFC 9068, Auth0, Keycloak, oidc-provider) and/or
- * `scp` (Entra ID: a space-separated string; Okta: an array). Anything that is not a scope token is ignored.
+ * The scopes a token grants, from each of `claims` (AUTH_SCOPE_CLAIMS) that is a space-separated string or an array:
+ * by default `scope` (RFC 9068, Auth0, Keycloak, oidc-provider) and `scp` (Entra ID: a string; Okta: an array);
+ * Entra's app-only tokens carry theirs in `roles`. Anything that is not a scope token is ignored.
  */
-export function scopesOf(claims: Record<string, unknown>): Set<string> {
+export function scopesOf(
+  claims: Record<string, unknown>,
+  names: readonly string[] = ['scope', 'scp'],
+): Set<string> {
   const scopes = new Set<string>();
   const add = (value: unknown) => {
     if (typeof value === 'string' && isScopeToken(value)) scopes.add(value);
   };
-  for (const claim of [claims.scope, claims.scp]) {
+  for (const claim of names.map((name) => claims[name])) {
     if (typeof claim === 'string') claim.split(' ').forEach(add);
     else if (Array.isArray(claim)) claim.forEach(add);
   }

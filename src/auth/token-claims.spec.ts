@@ -2,7 +2,7 @@ import { TokenRejectedError } from './auth.errors.js';
 import { normalizeAudience, principalFromClaims } from './token-claims.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
-const policy = { audiences: [RESOURCE], agentClaim: 'sub' };
+const policy = { audiences: [RESOURCE], agentClaim: 'sub', scopeClaims: ['scope', 'scp'] };
 const exp = Math.floor(Date.now() / 1000) + 300;
 const valid = {
   iss: 'https://idp',
@@ -42,6 +42,16 @@ describe('principalFromClaims', () => {
       { ...policy, agentClaim: 'agent' },
     );
     expect(principal).toMatchObject({ agentId: 'bot-7', clientId: 'kc-client' });
+  });
+
+  it('reads scopes from AUTH_SCOPE_CLAIMS: Entra app-only tokens carry them in roles', () => {
+    const appOnly = { ...valid, scope: undefined, roles: ['tool:echo', 'mcp:admin'] };
+    expect(principalFromClaims(appOnly, policy).scopes).toEqual(new Set()); // roles are not read by default
+    expect(principalFromClaims(appOnly, { ...policy, scopeClaims: ['scp', 'roles'] }).scopes).toEqual(
+      new Set(['tool:echo', 'mcp:admin']),
+    );
+    // Only the named claims count: `scope` is ignored when it is not among them.
+    expect(principalFromClaims(valid, { ...policy, scopeClaims: ['roles'] }).scopes).toEqual(new Set());
   });
 
   it('accepts an audience array containing the resource, and uppercase scheme and host', () => {

@@ -7,6 +7,8 @@ export interface ClaimsPolicy {
   audiences: readonly string[];
   /** Claim naming the agent. */
   agentClaim: string;
+  /** Claims holding the scopes. */
+  scopeClaims: readonly string[];
 }
 
 /** Longest accepted identifier (agent, client, token id): they are stored in indexed text columns. */
@@ -38,7 +40,7 @@ export function principalFromClaims(claims: Record<string, unknown>, policy: Cla
   return {
     agentId,
     ...(clientId && { clientId }),
-    scopes: scopesOf(claims),
+    scopes: scopesOf(claims, policy.scopeClaims),
     tokenId,
     expiresAt: claims.exp * 1000,
   };

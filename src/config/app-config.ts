@@ -66,6 +66,13 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z_][\w.:-]{0,63}$/, 'must be a claim name')
     .default('sub'),
+  // Claims holding scopes (a space-separated string or an array each); Entra app-only tokens need `roles`.
+  AUTH_SCOPE_CLAIMS: list
+    .refine(
+      (names) => names.length > 0 && names.every((name) => /^[A-Za-z_][\w.:-]{0,63}$/.test(name)),
+      'must be a comma-separated list of claim names',
+    )
+    .default(['scope', 'scp']),
   AUTH_JWKS_COOLDOWN_SEC: int(0, 3600).default(30),
 
   // A key's UTF-8 form must fit a btree index entry (~2.7 kB), hence the cap of 512 characters.
@@ -144,6 +151,8 @@ export abstract class AppConfig {
     requireAtJwt: boolean;
     /** Claim naming the agent (default `sub`). */
     agentClaim: string;
+    /** Claims whose values are the token's scopes (default `scope`, `scp`). */
+    scopeClaims: string[];
     /** Least time between two JWKS fetches triggered by an unknown `kid`. */
     jwksCooldownSec: number;
     /** Where dev auth keeps its key pair (`$DATA_DIR/dev-auth`). */
@@ -300,6 +309,7 @@ function authConfig(env: Env, publicUrl: string): AppConfig['auth'] {
     clockToleranceSec: env.AUTH_CLOCK_TOLERANCE_SEC,
     requireAtJwt: env.AUTH_REQUIRE_AT_JWT,
     agentClaim: env.AUTH_AGENT_CLAIM,
+    scopeClaims: env.AUTH_SCOPE_CLAIMS,
     jwksCooldownSec: env.AUTH_JWKS_COOLDOWN_SEC,
     devKeyDir: join(env.DATA_DIR, 'dev-auth'),
   };

@@ -1,4 +1,5 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { DataSource } from 'typeorm';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
 import { ToolGate } from '../../src/tools/tool-gate.js';
@@ -177,6 +178,27 @@ describe(`grants through MCP and the admin API (${databaseKind})`, () => {
     expect(listed.map((r) => r.jti)).toContain('jti-to-revoke');
     const bad = await adminFetch('/admin/token-revocations', { method: 'POST', body: JSON.stringify({}) });
     expect(bad.status).toBe(400);
+  });
+
+  it('prunes the revocations of tokens expired beyond the leeway when it revokes another', async () => {
+    const db = app.app.get(DataSource);
+    const jtis = ['prune-old', 'prune-recent', 'prune-unknown', 'prune-fresh'];
+    // Expired an hour ago (prunable); 10 s ago (still within leeway + margin); expiry unknown (kept forever).
+    await db.query(
+      `INSERT INTO revoked_token (jti, expires_at) VALUES
+         ('prune-old', now() - interval '1 hour'), ('prune-recent', now() - interval '10 seconds'),
+         ('prune-unknown', NULL)`,
+    );
+    const res = await adminFetch('/admin/token-revocations', {
+      method: 'POST',
+      body: JSON.stringify({ jti: 'prune-fresh', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
+    });
+    expect(res.status).toBe(201);
+    const left = await db.query<{ jti: string }[]>(
+      `SELECT jti FROM revoked_token WHERE jti = ANY($1) ORDER BY jti`,
+      [jtis],
+    );
+    expect(left.map((r) => r.jti)).toEqual(['prune-fresh', 'prune-recent', 'prune-unknown']);
   });
 
   it('lists the tool catalog and serves the OpenAPI description', async () => {
