@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
@@ -22,6 +23,7 @@ import {
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { PinoLogger } from 'nestjs-pino';
+import { AuditRecorder } from '../audit/audit-recorder.js';
 import { DomainError } from '../common/domain-error.js';
 import { AccessPolicy, featureKey, type FeatureKind } from '../permissions/access-policy.service.js';
 import type { LogLevelState } from '../tools/client-channel.js';
@@ -35,7 +37,7 @@ import type {
   ResourceDefinition,
 } from '../tools/resource-prompt.types.js';
 import { ResourceSubscriptions } from '../tools/resource-subscriptions.service.js';
-import { isProtocolError, jsonRpcCodeOf } from '../tools/tool-errors.js';
+import { isProtocolError, jsonRpcCodeOf, outcomeOfCode } from '../tools/tool-errors.js';
 import type { RequestIdentity } from './mcp-server.factory.js';
 
 /** JSON-RPC code the MCP spec gives an unknown resource URI. */
@@ -56,7 +58,8 @@ export const FEATURE_CAPABILITIES = {
 /**
  * The MCP methods beyond tools: resources (fixed and templated, subscribe), prompts, completions and
  * `logging/setLevel`. Lists show each agent only what it may use; reads, gets, subscriptions and completions ask
- * AccessPolicy (scope `resource:<name>` / `prompt:<name>` AND a grant for that key) on every request.
+ * AccessPolicy (scope `resource:<name>` / `prompt:<name>` AND a grant for that key) on every request; reads and
+ * gets are audited like tool calls.
  * Descriptors are built once; installing the handlers on a per-request server allocates closures only.
  */
 @Injectable()
@@ -70,6 +73,7 @@ export class McpFeatureHandlers {
     private readonly prompts: PromptRegistry,
     private readonly policy: AccessPolicy,
     private readonly subscriptions: ResourceSubscriptions,
+    private readonly audit: AuditRecorder,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext('mcp');
@@ -86,12 +90,15 @@ export class McpFeatureHandlers {
       return { resourceTemplates: visible.map((r) => this.descriptors().templates.get(r.name)!) };
     });
 
-    server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+    server.setRequestHandler(ReadResourceRequestSchema, (request, extra) => {
       const { uri } = request.params;
-      const { resource, variables } = await this.authorizedResource(extra, uri);
-      const ctx = this.context(extra, { resource: resource.name });
-      const value = await this.run(ctx, () => resource.handler(new URL(uri), variables, ctx));
-      return toReadResult(resource, uri, value);
+      const name = this.resources.resolve(uri)?.resource.name ?? uri;
+      return this.audited(extra, featureKey('resource', name), { uri }, async () => {
+        const { resource, variables } = await this.authorizedResource(extra, uri);
+        const ctx = this.context(extra, { resource: resource.name });
+        const value = await this.run(ctx, () => resource.handler(new URL(uri), variables, ctx));
+        return toReadResult(resource, uri, value);
+      });
     });
 
     server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
@@ -110,12 +117,14 @@ export class McpFeatureHandlers {
       return { prompts: visible.map((p) => this.descriptors().prompts.get(p.name)!) };
     });
 
-    server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
-      const prompt = await this.authorizedPrompt(extra, request.params.name);
-      const args = parsePromptArgs(prompt, request.params.arguments);
-      const ctx = this.context(extra, { prompt: prompt.name });
-      const value = await this.run(ctx, () => prompt.handler(args, ctx));
-      return toPromptResult(prompt, value);
+    server.setRequestHandler(GetPromptRequestSchema, (request, extra) => {
+      const { name, arguments: args } = request.params;
+      return this.audited(extra, featureKey('prompt', name), args ?? {}, async () => {
+        const prompt = await this.authorizedPrompt(extra, name);
+        const ctx = this.context(extra, { prompt: prompt.name });
+        const value = await this.run(ctx, () => prompt.handler(parsePromptArgs(prompt, args), ctx));
+        return toPromptResult(prompt, value);
+      });
     });
 
     server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
@@ -154,6 +163,56 @@ export class McpFeatureHandlers {
       this.subscriptions.drop(server);
       previousOnClose?.();
     };
+  }
+
+  /**
+   * One durable audit row per resource read and prompt get, as for a tool call (AuditStep): kind `tool_call`, the
+   * grant key (`resource:<name>`, `prompt:<name>`; the URI or name as sent when unknown) as `tool_name`, the
+   * outcome (denials included) and the parameters' size and SHA-256. The answer goes out only once the row is
+   * committed; without the audit trail, the read fails (AUDIT_UNAVAILABLE).
+   */
+  private async audited<T>(
+    extra: Extra,
+    key: string,
+    params: unknown,
+    handler: () => Promise<T>,
+  ): Promise<T> {
+    const occurredAt = new Date();
+    const started = performance.now();
+    let ending: { result: T } | { error: unknown };
+    try {
+      ending = { result: await handler() };
+    } catch (error) {
+      ending = { error };
+    }
+    const { principal, requestId, remoteAddr, userAgent } = identityOf(extra.authInfo);
+    const errorCode = 'error' in ending ? domainCodeOf(ending.error) : undefined;
+    const json = JSON.stringify(params);
+    try {
+      await this.audit.record({
+        kind: 'tool_call',
+        occurredAt,
+        agentId: principal.agentId,
+        clientId: principal.clientId,
+        requestId,
+        sessionId: extra.sessionId,
+        remoteAddr,
+        userAgent,
+        toolName: key,
+        outcome: errorCode ? outcomeOfCode(errorCode) : 'success',
+        errorCode,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        paramBytes: Buffer.byteLength(json),
+        paramsSha256: createHash('sha256').update(json).digest('hex'),
+        resultBytes: 'result' in ending ? Buffer.byteLength(JSON.stringify(ending.result)) : undefined,
+      });
+    } catch (error) {
+      const domain =
+        error instanceof DomainError ? error : new DomainError('AUDIT_UNAVAILABLE', 'Audit failed');
+      throw new McpError(jsonRpcCodeOf(domain), domain.message, { code: domain.code });
+    }
+    if ('result' in ending) return ending.result;
+    throw ending.error;
   }
 
   private async visible<T extends { name: string }>(
@@ -259,6 +318,13 @@ export class McpFeatureHandlers {
       prompts: this.promptDescriptors,
     };
   }
+}
+
+/** The domain code of a feature handler's error (McpErrors carry it in `data.code`). */
+function domainCodeOf(error: unknown): string {
+  const code = ((error as McpError).data as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') return code;
+  return (error as McpError).code === RESOURCE_NOT_FOUND ? 'NOT_FOUND' : 'INTERNAL_ERROR';
 }
 
 function parsePromptArgs(prompt: PromptDefinition, args: Record<string, string> | undefined): unknown {

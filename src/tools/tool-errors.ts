@@ -90,6 +90,7 @@ export type CallOutcome =
 const OUTCOME_OF_CODE: Readonly<Record<string, CallOutcome>> = {
   INVALID_ARGUMENTS: 'invalid_arguments',
   UNKNOWN_TOOL: 'unknown_tool',
+  NOT_FOUND: 'unknown_tool', // a resource or prompt
   INSUFFICIENT_SCOPE: 'denied_scope',
   GRANT_DENIED: 'denied_grant',
   RATE_LIMITED: 'rate_limited',
@@ -113,5 +114,10 @@ export function callOutcome(ending: { result: ToolResult } | { error: unknown })
         : undefined;
   if ('error' in ending && code === undefined) return { outcome: 'error', errorCode: 'TOOL_FAILED' };
   if (code === undefined) return { outcome: 'success' };
-  return { outcome: OUTCOME_OF_CODE[code] ?? 'tool_error', errorCode: code };
+  return { outcome: outcomeOfCode(code), errorCode: code };
+}
+
+/** The audit outcome of an error code (a code no step knows is the tool's own: `tool_error`). */
+export function outcomeOfCode(code: string): CallOutcome {
+  return OUTCOME_OF_CODE[code] ?? 'tool_error';
 }

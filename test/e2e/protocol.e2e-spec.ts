@@ -9,6 +9,8 @@ import {
   type LoggingMessageNotification,
   type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
+import { createHash } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { PermissionsService } from '../../src/permissions/permissions.service.js';
 import { ResourceSubscriptions } from '../../src/tools/resource-subscriptions.service.js';
 import { startApp, type TestApp } from '../utils/app.js';
@@ -226,6 +228,46 @@ describe(`MCP resources, prompts and completions, stateless (${databaseKind})`, 
     await expect(alice.getPrompt({ name: 'no_such_prompt' })).rejects.toMatchObject({
       code: ErrorCode.InvalidParams,
     });
+  });
+
+  it('audits every resource read and prompt get, denials and unknown names included, before answering', async () => {
+    const agent = 'feature-auditor';
+    await app.grant(agent, 'resource:test_static_text');
+    await app.grant(agent, 'prompt:test_prompt_with_arguments');
+    const client = await connect(
+      app,
+      ['resource:test_static_text', 'resource:test_static_binary', 'prompt:test_prompt_with_arguments'],
+      agent,
+    );
+    try {
+      await client.readResource({ uri: 'test://static-text' });
+      await client.readResource({ uri: 'test://static-binary' }).catch(() => undefined); // no grant
+      await client.readResource({ uri: 'test://template/7/data' }).catch(() => undefined); // no scope
+      await client.readResource({ uri: 'test://no-such-resource' }).catch(() => undefined);
+      await client.getPrompt({ name: 'test_prompt_with_arguments', arguments: { arg1: 'a', arg2: 'b' } });
+      await client
+        .getPrompt({ name: 'test_prompt_with_arguments', arguments: { arg1: 'a' } })
+        .catch(() => undefined);
+    } finally {
+      await client.close();
+    }
+    const rows = await app.app.get(DataSource).query<Record<string, unknown>[]>(
+      `SELECT kind, tool_name, outcome, error_code, param_bytes, params_sha256, result_bytes > 0 AS has_result
+         FROM audit_event WHERE agent_id = $1 AND kind = 'tool_call' ORDER BY id`,
+      [agent],
+    );
+    const sha = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
+    expect(rows.map((r) => [r.tool_name, r.outcome, r.error_code])).toEqual([
+      ['resource:test_static_text', 'success', null],
+      ['resource:test_static_binary', 'denied_grant', 'GRANT_DENIED'],
+      ['resource:test_template', 'denied_scope', 'INSUFFICIENT_SCOPE'],
+      ['resource:test://no-such-resource', 'unknown_tool', 'NOT_FOUND'],
+      ['prompt:test_prompt_with_arguments', 'success', null],
+      ['prompt:test_prompt_with_arguments', 'invalid_arguments', 'INVALID_ARGUMENTS'],
+    ]);
+    expect(rows[0]).toMatchObject({ params_sha256: sha({ uri: 'test://static-text' }), has_result: true });
+    expect(rows[1]).toMatchObject({ has_result: null });
+    expect(rows[4]).toMatchObject({ params_sha256: sha({ arg1: 'a', arg2: 'b' }), param_bytes: 23 }); // {"arg1":"a","arg2":"b"}
   });
 
   it('completes prompt arguments and template variables for agents allowed to use them', async () => {
