@@ -33,7 +33,8 @@ export class RateLimitedError extends DomainError implements WithHeaders {
 
 /**
  * Rate limits of `tools/call` on `POST /mcp`, keyed on the authenticated agent (never on a client-chosen
- * header): per agent (RATE_LIMIT_AGENT_PER_MINUTE, all tools together) and per agent × tool
+ * header): per agent (RATE_LIMIT_AGENT_PER_MINUTE, all tools together, and `resources/read` and `prompts/get`
+ * too) and per agent × tool
  * (`@Tool({ rateLimit: { perMinute } })`, else RATE_LIMIT_TOOL_PER_MINUTE, else none). The tool is read from the
  * JSON-RPC body (parsed before guards run); every version of a tool shares its limit. A global guard after
  * authentication and scopes, so unauthenticated or out-of-scope traffic never touches the counters. Over a
@@ -60,18 +61,17 @@ export class RateLimitGuard implements CanActivate {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const agentId = principalOf(req).agentId;
-    // Each tools/call of the body counts (a JSON-RPC batch may hold several).
-    for (const tool of toolCallsOf(req)) {
+    for (const call of limitedCallsOf(req)) {
       await this.count(
         req,
         AGENT_LIMIT,
         `${AGENT_LIMIT}:${agentId}`,
         this.config.resilience.agentPerMinute,
-        tool,
+        call.name,
       );
-      const toolLimit = this.toolLimit(tool);
+      const toolLimit = call.tool ? this.toolLimit(call.name) : undefined;
       if (toolLimit !== undefined)
-        await this.count(req, TOOL_LIMIT, `${TOOL_LIMIT}:${agentId}:${tool}`, toolLimit, tool);
+        await this.count(req, TOOL_LIMIT, `${TOOL_LIMIT}:${agentId}:${call.name}`, toolLimit, call.name);
     }
     return true;
   }
@@ -137,19 +137,31 @@ export class RateLimitGuard implements CanActivate {
   }
 }
 
-const CALLS = new WeakMap<object, string[]>();
+/** A call the limits count: a tool (both limits), or a resource read / prompt get (the per-agent limit only). */
+export interface LimitedCall {
+  /** The tool name; `resource:<uri>` or `prompt:<name>` otherwise (as audited when refused). */
+  name: string;
+  tool: boolean;
+}
 
-/** The tool names of the `tools/call` messages in a POST /mcp body, parsed once per request. */
-export function toolCallsOf(req: FastifyRequest): string[] {
+const CALLS = new WeakMap<object, LimitedCall[]>();
+
+/** The calls in a POST /mcp body (a JSON-RPC batch may hold several), parsed once per request. */
+export function limitedCallsOf(req: FastifyRequest): LimitedCall[] {
   if (req.method !== 'POST' || req.url.split('?')[0] !== '/mcp') return [];
   const body = req.body;
   if (typeof body !== 'object' || body === null) return [];
   let calls = CALLS.get(body);
   if (!calls) {
-    calls = (Array.isArray(body) ? body : [body]).flatMap((message: unknown) => {
-      const m = message as { method?: unknown; params?: { name?: unknown } } | null;
-      if (m?.method !== 'tools/call' || typeof m.params?.name !== 'string') return [];
-      return [m.params.name];
+    calls = (Array.isArray(body) ? body : [body]).flatMap((message: unknown): LimitedCall[] => {
+      const m = message as { method?: unknown; params?: { name?: unknown; uri?: unknown } } | null;
+      const { name, uri } = m?.params ?? {};
+      if (m?.method === 'tools/call' && typeof name === 'string') return [{ name, tool: true }];
+      if (m?.method === 'resources/read' && typeof uri === 'string')
+        return [{ name: `resource:${uri}`, tool: false }];
+      if (m?.method === 'prompts/get' && typeof name === 'string')
+        return [{ name: `prompt:${name}`, tool: false }];
+      return [];
     });
     CALLS.set(body, calls);
   }

@@ -110,11 +110,24 @@ describe(`Resilience: rate limits in memory (${databaseKind})`, () => {
       expect((await callOverHttp(app, carol.auth, 'echo', { text: 'still fine' })).status).toBe(200);
     });
 
-    it('does not count requests other than tools/call', async () => {
+    it('counts resource reads and prompt gets against the agent limit, and no other requests', async () => {
       const dave = await agent(app, ['echo']);
       const client = await connectClient(app.mcpUrl, dave.auth); // initialize + notifications
-      for (let i = 0; i < 6; i++) await client.listTools();
+      for (let i = 0; i < 6; i++) await client.listTools(); // not counted
+      // Counted whatever their answer (no such resource or prompt here): 4 of the 5 calls a minute.
+      for (let i = 0; i < 2; i++) {
+        await expect(client.readResource({ uri: 'test://nothing' })).rejects.toMatchObject({ code: -32002 });
+        await expect(client.getPrompt({ name: 'nothing' })).rejects.toMatchObject({ code: -32602 });
+      }
       expect((await client.callTool({ name: 'echo', arguments: { text: 'x' } })).isError).toBeFalsy();
+      await expect(client.readResource({ uri: 'test://nothing' })).rejects.toThrow(/RATE_LIMITED/);
+      expect(await auditRows(app, dave.id)).toContainEqual(
+        expect.objectContaining({
+          kind: 'denied',
+          outcome: 'rate_limited',
+          tool_name: 'resource:test://nothing',
+        }),
+      );
       await client.close();
     });
   });
