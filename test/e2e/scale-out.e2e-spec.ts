@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { ResourceSubscriptions } from '../../src/tools/resource-subscriptions.service.js';
 import { startApp, type TestApp } from '../utils/app.js';
-import { createTestDatabase, databaseKind } from '../utils/database.js';
+import { createTestDatabase, databaseKind, postgresUrl } from '../utils/database.js';
 import { TestIdp } from '../utils/idp.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -196,5 +200,71 @@ describe(`three replicas without affinity (${databaseKind})`, () => {
       if (status !== 404) await new Promise((r) => setTimeout(r, 250));
     }
     expect(status).toBe(404);
+  }, 60_000);
+});
+
+/**
+ * Resource updates between replicas travel through PostgreSQL LISTEN/NOTIFY, which only a real server carries
+ * between processes (the embedded database serves one process): two replicas on a PostgreSQL database of their
+ * own, whichever database the rest of the suite runs on.
+ */
+describe('resource updates across replicas (PostgreSQL LISTEN/NOTIFY)', () => {
+  const replicas: TestApp[] = [];
+  let idp: TestIdp;
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+
+  beforeAll(async () => {
+    idp = await TestIdp.start();
+    database = await createTestDatabase(postgresUrl);
+    const env = {
+      DATABASE_URL: database.url!,
+      MIGRATIONS_RUN: 'true',
+      MCP_SESSION_MODE: 'stateful',
+      TOOL_PACKS: 'echo,conformance', // a watched resource
+    };
+    for (let i = 0; i < 3; i++) replicas.push(await startApp({ idp, env }));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const replica of replicas) await replica.close();
+    await idp.close();
+    await database?.drop();
+  });
+
+  it('delivers a resource update made on any replica to the subscribers held by another, once', async () => {
+    const agent = `lb-watcher-${run}`;
+    const uri = 'test://watched-resource';
+    await replicas[0].grant(agent, 'resource:test_watched_resource');
+    const client = new Client({ name: 'scale-out-watcher', version: '1.0.0' });
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+    const headers = await replicas[0].bearer(agent, ['resource:test_watched_resource']);
+    await client.connect(new StreamableHTTPClientTransport(replicas[0].mcpUrl, { requestInit: { headers } }));
+    try {
+      await client.subscribeResource({ uri }); // held by replica 0, with the session's GET stream
+      const waitFor = async (count: number) => {
+        for (let i = 0; i < 50 && updates.length < count; i++) await new Promise((r) => setTimeout(r, 100));
+        return updates.length;
+      };
+      // The GET stream opens right after initialize: wait until a local update gets through.
+      for (let i = 0; i < 50 && updates.length === 0; i++) {
+        await replicas[0].app.get(ResourceSubscriptions).updated(uri);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 500)); // no echo of replica 0's own updates comes back
+      updates.length = 0;
+
+      // Replica 1 changes the resource: nobody subscribed there, but replica 0's subscriber hears of it.
+      expect(await replicas[1].app.get(ResourceSubscriptions).updated(uri)).toBe(0);
+      expect(await waitFor(1)).toBe(1);
+      expect(await replicas[2].app.get(ResourceSubscriptions).updated(uri)).toBe(0);
+      expect(await waitFor(2)).toBe(2);
+      // Replica 0 itself: delivered at once, and not a second time through the database.
+      expect(await replicas[0].app.get(ResourceSubscriptions).updated(uri)).toBe(1);
+      await new Promise((r) => setTimeout(r, 1000)); // time for a duplicate to show up, if any
+      expect(updates).toEqual([uri, uri, uri]);
+    } finally {
+      await client.close();
+    }
   }, 60_000);
 });
