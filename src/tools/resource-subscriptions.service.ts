@@ -98,6 +98,7 @@ export class ResourceSubscriptions implements OnApplicationBootstrap, OnApplicat
 
   /** A connection of its own that LISTENs; reconnects (after RECONNECT_MS) whenever it fails, until shutdown. */
   private async listen(): Promise<void> {
+    if (this.stopped) return;
     // A bounded connect: boot waits for the first attempt, never longer than this.
     const client = new pg.Client({
       connectionString: this.config.database.url,
