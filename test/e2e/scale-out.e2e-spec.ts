@@ -7,7 +7,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
-import { ResourceSubscriptions } from '../../src/tools/resource-subscriptions.service.js';
+import {
+  RESOURCE_UPDATES_CHANNEL,
+  ResourceSubscriptions,
+} from '../../src/tools/resource-subscriptions.service.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { createTestDatabase, databaseKind, postgresUrl } from '../utils/database.js';
 import { TestIdp } from '../utils/idp.js';
@@ -231,40 +234,72 @@ describe('resource updates across replicas (PostgreSQL LISTEN/NOTIFY)', () => {
     await database?.drop();
   });
 
-  it('delivers a resource update made on any replica to the subscribers held by another, once', async () => {
-    const agent = `lb-watcher-${run}`;
-    const uri = 'test://watched-resource';
+  const uri = 'test://watched-resource';
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const updatedOn = (i: number) => replicas[i].app.get(ResourceSubscriptions).updated(uri);
+
+  /** An SDK client whose session (and GET stream) replica 0 holds, subscribed to the watched resource. */
+  async function watcher(agent: string) {
     await replicas[0].grant(agent, 'resource:test_watched_resource');
     const client = new Client({ name: 'scale-out-watcher', version: '1.0.0' });
     const updates: string[] = [];
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
     const headers = await replicas[0].bearer(agent, ['resource:test_watched_resource']);
     await client.connect(new StreamableHTTPClientTransport(replicas[0].mcpUrl, { requestInit: { headers } }));
-    try {
-      await client.subscribeResource({ uri }); // held by replica 0, with the session's GET stream
-      const waitFor = async (count: number) => {
-        for (let i = 0; i < 50 && updates.length < count; i++) await new Promise((r) => setTimeout(r, 100));
-        return updates.length;
-      };
-      // The GET stream opens right after initialize: wait until a local update gets through.
-      for (let i = 0; i < 50 && updates.length === 0; i++) {
-        await replicas[0].app.get(ResourceSubscriptions).updated(uri);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      await new Promise((r) => setTimeout(r, 500)); // no echo of replica 0's own updates comes back
-      updates.length = 0;
+    await client.subscribeResource({ uri });
+    // The GET stream opens right after initialize: wait until a local update gets through.
+    for (let i = 0; i < 50 && updates.length === 0; i++) {
+      await updatedOn(0);
+      await sleep(100);
+    }
+    await sleep(500); // no echo of replica 0's own updates comes back
+    updates.length = 0;
+    const waitFor = async (count: number) => {
+      for (let i = 0; i < 50 && updates.length < count; i++) await sleep(100);
+      return updates.length;
+    };
+    return { updates, waitFor, close: () => client.close() };
+  }
 
+  it('delivers a resource update made on any replica to the subscribers held by another, once', async () => {
+    const { updates, waitFor, close } = await watcher(`lb-watcher-${run}`);
+    try {
       // Replica 1 changes the resource: nobody subscribed there, but replica 0's subscriber hears of it.
-      expect(await replicas[1].app.get(ResourceSubscriptions).updated(uri)).toBe(0);
+      expect(await updatedOn(1)).toBe(0);
       expect(await waitFor(1)).toBe(1);
-      expect(await replicas[2].app.get(ResourceSubscriptions).updated(uri)).toBe(0);
+      expect(await updatedOn(2)).toBe(0);
       expect(await waitFor(2)).toBe(2);
       // Replica 0 itself: delivered at once, and not a second time through the database.
-      expect(await replicas[0].app.get(ResourceSubscriptions).updated(uri)).toBe(1);
-      await new Promise((r) => setTimeout(r, 1000)); // time for a duplicate to show up, if any
+      expect(await updatedOn(0)).toBe(1);
+      await sleep(1000); // time for a duplicate to show up, if any
       expect(updates).toEqual([uri, uri, uri]);
     } finally {
-      await client.close();
+      await close();
+    }
+  }, 60_000);
+
+  it('listens again after its database connection is cut', async () => {
+    const { updates, waitFor, close } = await watcher(`lb-cut-${run}`);
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ cut: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity
+          WHERE datname = current_database() AND query = 'LISTEN ${RESOURCE_UPDATES_CHANNEL}'`,
+      );
+      expect(rows.length).toBe(3); // one listener per replica
+      // Updates sent while a listener reconnects are lost (best effort); within a few seconds they arrive again.
+      for (let i = 0; i < 50 && updates.length === 0; i++) {
+        await updatedOn(1);
+        await sleep(200);
+      }
+      expect(updates.length).toBeGreaterThan(0);
+      updates.length = 0;
+      expect(await updatedOn(2)).toBe(0);
+      expect(await waitFor(1)).toBe(1);
+    } finally {
+      await admin.end();
+      await close();
     }
   }, 60_000);
 });
