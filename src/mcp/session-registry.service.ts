@@ -5,7 +5,11 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { McpServerFactory } from './mcp-server.factory.js';
+import { SessionEventStore } from './session-event-store.js';
 import { SessionStore } from './session-store.service.js';
+
+/** How long a client waits before reconnecting a broken SSE stream (the `retry` of the priming event). */
+const RECONNECT_AFTER_MS = 500;
 
 export interface McpSession {
   id: string;
@@ -79,6 +83,10 @@ export class SessionRegistry implements BeforeApplicationShutdown, OnApplication
     const server = this.factory.create();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
+      // Resumable streams: a client whose SSE stream broke reconnects with Last-Event-ID (2025-11-25 clients are
+      // told when, by the priming event's `retry`).
+      eventStore: new SessionEventStore(),
+      retryInterval: RECONNECT_AFTER_MS,
       // Awaited by the SDK before it answers: the row exists before the client learns the id.
       onsessioninitialized: async (id) => {
         await this.store.create(

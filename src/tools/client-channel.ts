@@ -26,6 +26,12 @@ export interface ClientChannel {
   elicit(params: ElicitRequest['params']): Promise<ElicitResult>;
   /** `sampling/createMessage`: asks the client's LLM. Needs a stateful session and a client that supports it. */
   sample(params: CreateMessageRequest['params']): Promise<CreateMessageResult>;
+  /**
+   * Ends this call's SSE response stream now (MCP "polling"): the client reconnects after a short delay with
+   * `Last-Event-ID` and receives what follows, the result included, so a long call holds no connection open.
+   * Only in a stateful session with a 2025-11-25 client; answers false (and does nothing) otherwise.
+   */
+  closeStream(): boolean;
 }
 
 /** RFC 5424 severities, least severe first (MCP `LoggingLevel`). */
@@ -46,6 +52,7 @@ export const NO_CLIENT_CHANNEL: ClientChannel = {
   log: () => Promise.resolve(),
   elicit: () => Promise.reject(unavailable('elicitation', 'this call has no MCP client')),
   sample: () => Promise.reject(unavailable('sampling', 'this call has no MCP client')),
+  closeStream: () => false,
 };
 
 /** The per-server logging level a client chose with `logging/setLevel` (unset = send everything). */
@@ -105,6 +112,11 @@ export function clientChannel(server: Server, extra: Extra, logLevel: LogLevelSt
     sample: async (params) => {
       capable('sampling');
       return extra.sendRequest({ method: 'sampling/createMessage', params }, CreateMessageResultSchema);
+    },
+    closeStream: () => {
+      if (!extra.closeSSEStream) return false;
+      extra.closeSSEStream();
+      return true;
     },
   };
 }

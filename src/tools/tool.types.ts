@@ -77,6 +77,8 @@ export interface ToolContext {
   elicit: ClientChannel['elicit'];
   /** Asks the client's LLM (`sampling/createMessage`); stateful sessions only, else `CLIENT_UNSUPPORTED`. */
   sample: ClientChannel['sample'];
+  /** Ends the call's SSE stream early; the client resumes it (stateful sessions, 2025-11-25 clients). */
+  closeStream: ClientChannel['closeStream'];
 }
 
 /** What the MCP layer hands `ToolInvoker.invoke()`: the context minus the parts the invoker adds. */

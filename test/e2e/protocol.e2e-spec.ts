@@ -33,6 +33,7 @@ const ALICE_SCOPES = [
   'prompt:test_prompt_with_image', // in scope but never granted
   'tool:test_tool_with_progress',
   'tool:test_tool_with_logging',
+  'tool:test_reconnection',
   'tool:test_elicitation',
   'tool:test_sampling',
   'tool:json_schema_2020_12_tool',
@@ -46,6 +47,7 @@ const ALICE_GRANTS = [
   'prompt:test_prompt_with_arguments',
   'test_tool_with_progress',
   'test_tool_with_logging',
+  'test_reconnection',
   'test_elicitation',
   'test_sampling',
   'json_schema_2020_12_tool',
@@ -321,6 +323,11 @@ describe(`MCP resources, prompts and completions, stateless (${databaseKind})`, 
     ]);
   });
 
+  it('answers a tool that ends its stream on the POST itself: without a session there is nothing to resume', async () => {
+    const result = await alice.callTool({ name: 'test_reconnection', arguments: {} });
+    expect(textOf(result)).toBe('Reconnection test completed');
+  });
+
   it('answers elicitation and sampling with a clear tool error: they need a session', async () => {
     const result = await alice.callTool({ name: 'test_elicitation', arguments: { message: 'who?' } });
     expect(result.isError).toBe(true);
@@ -378,6 +385,32 @@ describe(`MCP logging, subscriptions, elicitation and sampling, stateful (${data
     await expect(alice.subscribeResource({ uri: 'test://static-binary' })).rejects.toMatchObject({
       code: -32003,
     });
+  });
+
+  it('resumes a response stream a tool ended mid-call: the client reconnects with Last-Event-ID', async () => {
+    const requests: { method: string; lastEventId: string | null }[] = [];
+    const recording: typeof fetch = (input, init) => {
+      const headers = new Headers(init?.headers);
+      requests.push({ method: init?.method ?? 'GET', lastEventId: headers.get('last-event-id') });
+      return fetch(input, init);
+    };
+    const client = new Client({ name: 'resume-e2e', version: '1.0.0' });
+    const headers = await app.bearer(ALICE, ALICE_SCOPES);
+    await client.connect(
+      new StreamableHTTPClientTransport(app.mcpUrl, { requestInit: { headers }, fetch: recording }),
+    );
+    try {
+      expect(client.getServerVersion()).toBeDefined();
+      requests.length = 0;
+      const result = await client.callTool({ name: 'test_reconnection', arguments: {} });
+      expect(textOf(result)).toBe('Reconnection test completed');
+      // The POST's stream ended before the result (after its priming event); the result came on a GET that
+      // named the last event the client had seen.
+      expect(requests[0]).toEqual({ method: 'POST', lastEventId: null });
+      expect(requests).toContainEqual({ method: 'GET', lastEventId: expect.stringMatching(/^\d+$/) });
+    } finally {
+      await client.close();
+    }
   });
 
   it('lets a tool ask the user (elicitation) and the client’s LLM (sampling)', async () => {

@@ -26,7 +26,7 @@ async function rpc(res: Response): Promise<{ result?: Record<string, unknown>; e
   const json = res.headers.get('content-type')?.includes('text/event-stream')
     ? text
         .split('\n')
-        .find((l) => l.startsWith('data: '))!
+        .find((l) => l.startsWith('data: {'))! // not a priming event (id, empty data)
         .slice(6)
     : text;
   return JSON.parse(json) as { result?: Record<string, unknown> };

@@ -106,6 +106,17 @@ export class ConformanceTools {
   }
 
   @Tool({
+    name: 'test_reconnection',
+    description: 'Ends its SSE stream mid-call; the client reconnects (Last-Event-ID) and gets the result',
+    input: NoInput,
+  })
+  async reconnection(_input: object, ctx: ToolContext): Promise<CallToolResult> {
+    ctx.closeStream();
+    await sleep(100, undefined, { signal: ctx.signal });
+    return text('Reconnection test completed');
+  }
+
+  @Tool({
     name: 'test_tool_with_progress',
     description: 'Reports progress 0, 50 and 100 of 100 when the request has a progress token',
     input: NoInput,

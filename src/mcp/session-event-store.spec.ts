@@ -1,0 +1,47 @@
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { SESSION_EVENTS_KEPT, SessionEventStore } from './session-event-store.js';
+
+const note = (n: number): JSONRPCMessage => ({
+  jsonrpc: '2.0',
+  method: 'notifications/message',
+  params: { n },
+});
+
+async function replay(store: SessionEventStore, after: string) {
+  const sent: [string, JSONRPCMessage][] = [];
+  const streamId = await store.replayEventsAfter(after, {
+    send: async (eventId, message) => void sent.push([eventId, message]),
+  });
+  return { streamId, sent };
+}
+
+describe('SessionEventStore', () => {
+  it('replays the events of the same stream after the given one, in order', async () => {
+    const store = new SessionEventStore();
+    const a1 = await store.storeEvent('a', note(1));
+    await store.storeEvent('b', note(2));
+    const a3 = await store.storeEvent('a', note(3));
+    const a4 = await store.storeEvent('a', note(4));
+    expect(await store.getStreamIdForEventId(a1)).toBe('a');
+    expect(await replay(store, a1)).toEqual({
+      streamId: 'a',
+      sent: [
+        [a3, note(3)],
+        [a4, note(4)],
+      ],
+    });
+    expect(await replay(store, a4)).toEqual({ streamId: 'a', sent: [] });
+  });
+
+  it('does not know ids it never issued, or has forgotten (it keeps the newest SESSION_EVENTS_KEPT)', async () => {
+    const store = new SessionEventStore();
+    const first = await store.storeEvent('s', note(0));
+    expect(await store.getStreamIdForEventId('nope')).toBeUndefined();
+    expect(await replay(store, 'nope')).toEqual({ streamId: '', sent: [] });
+    for (let i = 1; i <= SESSION_EVENTS_KEPT; i++) await store.storeEvent('s', note(i));
+    expect(await store.getStreamIdForEventId(first)).toBeUndefined();
+    const { sent } = await replay(store, String(Number(first) + 1));
+    expect(sent).toHaveLength(SESSION_EVENTS_KEPT - 1);
+    expect(sent.at(-1)?.[1]).toEqual(note(SESSION_EVENTS_KEPT));
+  });
+});
