@@ -1,5 +1,5 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { SESSION_EVENTS_KEPT, SessionEventStore } from './session-event-store.js';
+import { SESSION_EVENT_BYTES_KEPT, SESSION_EVENTS_KEPT, SessionEventStore } from './session-event-store.js';
 
 const note = (n: number): JSONRPCMessage => ({
   jsonrpc: '2.0',
@@ -43,5 +43,26 @@ describe('SessionEventStore', () => {
     const { sent } = await replay(store, String(Number(first) + 1));
     expect(sent).toHaveLength(SESSION_EVENTS_KEPT - 1);
     expect(sent.at(-1)?.[1]).toEqual(note(SESSION_EVENTS_KEPT));
+  });
+
+  it('keeps at most SESSION_EVENT_BYTES_KEPT bytes of events, and always the newest one', async () => {
+    const store = new SessionEventStore();
+    const big = (n: number): JSONRPCMessage => ({
+      jsonrpc: '2.0',
+      id: n,
+      result: { text: 'x'.repeat(SESSION_EVENT_BYTES_KEPT / 4) },
+    });
+    const ids = [];
+    for (let i = 0; i < 6; i++) ids.push(await store.storeEvent('s', big(i)));
+    // Each is just over a quarter of the budget: the three newest fit.
+    const kept = await Promise.all(ids.map((id) => store.getStreamIdForEventId(id)));
+    expect(kept).toEqual([undefined, undefined, undefined, 's', 's', 's']);
+    const huge = await store.storeEvent('s', {
+      jsonrpc: '2.0',
+      id: 99,
+      result: { text: 'x'.repeat(SESSION_EVENT_BYTES_KEPT * 2) },
+    });
+    expect(await store.getStreamIdForEventId(huge)).toBe('s');
+    expect(await store.getStreamIdForEventId(ids[5])).toBeUndefined();
   });
 });

@@ -1,24 +1,36 @@
 import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
-/** Events a session keeps for resumption; the oldest go first (a client that lost more must start over). */
+/** Events a session keeps for resumption, and their JSON bytes; beyond either, the oldest go first. */
 export const SESSION_EVENTS_KEPT = 100;
+export const SESSION_EVENT_BYTES_KEPT = 1024 * 1024;
 
 /**
  * The SSE events of ONE stateful session, kept so that a client whose stream broke (a network blip, or a tool that
  * ended it on purpose with `ctx.closeStream()`) can reconnect with `GET` + `Last-Event-ID` and receive what it
  * missed, the call's result included (MCP resumability; the SDK transport does the protocol). In memory on the
- * replica that holds the session, like its GET stream; bounded to SESSION_EVENTS_KEPT events. Event ids are a
+ * replica that holds the session, like its GET stream; bounded to SESSION_EVENTS_KEPT events and
+ * SESSION_EVENT_BYTES_KEPT bytes (the newest event is always kept); a client that lost more must start over. Event ids are a
  * per-session sequence: they mean nothing outside the session, which only its own agent can reach.
  */
 export class SessionEventStore implements EventStore {
-  private readonly events = new Map<string, { streamId: string; message: JSONRPCMessage }>();
+  private readonly events = new Map<string, { streamId: string; message: JSONRPCMessage; bytes: number }>();
   private sequence = 0;
+  private bytes = 0;
 
   storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
     const eventId = String(++this.sequence);
-    this.events.set(eventId, { streamId, message });
-    if (this.events.size > SESSION_EVENTS_KEPT) this.events.delete(this.events.keys().next().value!);
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    this.events.set(eventId, { streamId, message, bytes });
+    this.bytes += bytes;
+    while (
+      this.events.size > 1 &&
+      (this.events.size > SESSION_EVENTS_KEPT || this.bytes > SESSION_EVENT_BYTES_KEPT)
+    ) {
+      const [oldest, event] = this.events.entries().next().value!;
+      this.events.delete(oldest);
+      this.bytes -= event.bytes;
+    }
     return Promise.resolve(eventId);
   }
 
