@@ -78,6 +78,7 @@ const envSchema = z.object({
   // A key's UTF-8 form must fit a btree index entry (~2.7 kB), hence the cap of 512 characters.
   STATE_MAX_KEY_LENGTH: int(1, 512).default(256),
   STATE_MAX_VALUE_BYTES: int(16, 16 * 1024 * 1024).default(64 * 1024),
+  STATE_MAX_KEYS_PER_AGENT: int(1, 100_000_000).default(10_000),
   IDEMPOTENCY_TTL_SECONDS: int(60, 30 * 24 * 3600).default(24 * 3600),
   IDEMPOTENCY_WAIT_MS: int(0, 60_000).default(5000),
   IDEMPOTENCY_LEASE_SECONDS: int(1, 24 * 3600).default(300),
@@ -189,6 +190,8 @@ export abstract class AppConfig {
     maxKeyLength: number;
     /** Largest value, in UTF-8 bytes of its JSON text. */
     maxValueBytes: number;
+    /** Keys one agent may hold (checked when a key is created). */
+    maxKeysPerAgent: number;
   };
   /** Idempotency keys on `tools/call` (`_meta["mcp-production/idempotency-key"]`). */
   abstract readonly idempotency: {
@@ -264,7 +267,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       retryMaxDelayMs: env.RETRY_MAX_DELAY_MS,
       retryMaxElapsedMs: env.RETRY_MAX_ELAPSED_MS,
     },
-    state: { maxKeyLength: env.STATE_MAX_KEY_LENGTH, maxValueBytes: env.STATE_MAX_VALUE_BYTES },
+    state: {
+      maxKeyLength: env.STATE_MAX_KEY_LENGTH,
+      maxValueBytes: env.STATE_MAX_VALUE_BYTES,
+      maxKeysPerAgent: env.STATE_MAX_KEYS_PER_AGENT,
+    },
     idempotency: {
       ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
       waitMs: env.IDEMPOTENCY_WAIT_MS,

@@ -1,6 +1,6 @@
 import { checkKey, serializeValue } from './state-limits.js';
 
-const limits = { maxKeyLength: 8, maxValueBytes: 16 };
+const limits = { maxKeyLength: 8, maxValueBytes: 16, maxKeysPerAgent: 10 };
 
 describe('checkKey', () => {
   it.each(['k', 'a/b:c%_', '😀😀😀😀😀😀😀😀', '12345678'])('accepts %j', (key) => {

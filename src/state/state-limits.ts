@@ -5,6 +5,8 @@ export interface StateLimits {
   maxKeyLength: number;
   /** In UTF-8 bytes of the value's JSON text. */
   maxValueBytes: number;
+  /** Keys per agent, checked when a key is created. */
+  maxKeysPerAgent: number;
 }
 
 const CONTROL = /\p{Cc}/u;

@@ -27,6 +27,17 @@ export class StateValueInvalidError extends DomainError {
   }
 }
 
+/** Creating the key would give the agent more than STATE_MAX_KEYS_PER_AGENT keys. */
+export class StateKeyLimitError extends DomainError {
+  constructor(key: string, maxKeys: number) {
+    super(
+      'STATE_KEY_LIMIT',
+      `Cannot create state key "${key}": the agent holds the most keys allowed (${maxKeys}); delete some first`,
+      { key, maxKeys },
+    );
+  }
+}
+
 export class StateValueTooLargeError extends DomainError {
   constructor(bytes: number, maxBytes: number) {
     super('STATE_VALUE_TOO_LARGE', `State value is ${bytes} bytes; the limit is ${maxBytes}`, {

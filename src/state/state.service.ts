@@ -15,7 +15,7 @@ import type {
   StateWriteResult,
 } from './agent-state.js';
 import { checkKey, serializeValue, type StateLimits } from './state-limits.js';
-import { StateVersionConflictError } from './state.errors.js';
+import { StateKeyLimitError, StateVersionConflictError } from './state.errors.js';
 
 /** Who is writing, for the audit trail. */
 export interface StateOrigin {
@@ -29,6 +29,8 @@ export interface StateOrigin {
 export const LIST_DEFAULT_LIMIT = 50;
 export const LIST_MAX_LIMIT = 100;
 const MAX_VERSION = 2 ** 31 - 1;
+/** The "version" a refused write gets back from its statement (real versions start at 1). */
+const KEY_LIMIT = 0;
 
 /** How `set` writes: unconditionally, only if absent (expected version 0), or only at the expected version. */
 type WriteMode = 'upsert' | 'create' | 'compareAndSet';
@@ -52,17 +54,35 @@ interface Write {
 const INPUT = `SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int4[], $5::jsonb[])
   WITH ORDINALITY AS i(agent_id, key, value, expected, expected_value, n)`;
 
-/** The changes, as CTEs ending in `changed(n, version)`: which writes took effect, at which new version. */
+/**
+ * The key cap (`$6`, STATE_MAX_KEYS_PER_AGENT), for writes that may create keys: a write of a key the agent does not
+ * hold yet is `refused` when the agent's stored keys plus the new keys before it in this group reach the cap; the
+ * others are `allowed`. Exact within a statement; concurrent statements (other replicas) may overshoot by a few.
+ */
+const CAPPED = `fresh AS (
+      SELECT i.n, row_number() OVER (PARTITION BY i.agent_id ORDER BY i.n) AS k,
+             (SELECT count(*) FROM agent_state s WHERE s.agent_id = i.agent_id) AS stored
+        FROM input i
+       WHERE NOT EXISTS (SELECT 1 FROM agent_state s WHERE s.agent_id = i.agent_id AND s.key = i.key)),
+    refused AS (SELECT n FROM fresh WHERE stored + k > $6::int4),
+    allowed AS (SELECT * FROM input WHERE n NOT IN (SELECT n FROM refused))`;
+
+/**
+ * The changes, as CTEs ending in `changed(n, version)`: which writes took effect, at which new version (writes
+ * that may create keys first pass CAPPED).
+ */
 const WRITES: Record<WriteMode, string> = {
   // Last writer wins: create at version 1 or bump the version, atomically.
-  upsert: `written AS (INSERT INTO agent_state AS s (agent_id, key, value, version)
-      SELECT agent_id, key, value, 1 FROM input
+  upsert: `${CAPPED},
+    written AS (INSERT INTO agent_state AS s (agent_id, key, value, version)
+      SELECT agent_id, key, value, 1 FROM allowed
       ON CONFLICT (agent_id, key) DO UPDATE SET value = EXCLUDED.value, version = s.version + 1, updated_at = now()
       RETURNING agent_id, key, version),
     changed AS (SELECT n, version FROM written JOIN input USING (agent_id, key))`,
   // Create-only: no row when the key exists (a concurrent creator waits for ours, then does nothing).
-  create: `written AS (INSERT INTO agent_state (agent_id, key, value, version)
-      SELECT agent_id, key, value, 1 FROM input
+  create: `${CAPPED},
+    written AS (INSERT INTO agent_state (agent_id, key, value, version)
+      SELECT agent_id, key, value, 1 FROM allowed
       ON CONFLICT (agent_id, key) DO NOTHING
       RETURNING agent_id, key, version),
     changed AS (SELECT n, version FROM written JOIN input USING (agent_id, key))`,
@@ -150,6 +170,7 @@ export class StateService {
       expectedValue: expectedValueOf(options),
       event: { ...this.changeEvent(agentId, origin, 'set'), detail: { key } },
     });
+    if (version === KEY_LIMIT) throw new StateKeyLimitError(key, this.limits.maxKeysPerAgent);
     if (version === undefined)
       throw new StateVersionConflictError(
         key,
@@ -159,14 +180,19 @@ export class StateService {
     return { key, version, created: version === 1 };
   }
 
-  /** One statement for a group of writes of one mode; the new version per write, undefined where none was made. */
+  /**
+   * One statement for a group of writes of one mode; the new version per write, undefined where none was made
+   * (a lost compare-and-set or create), KEY_LIMIT where the key cap refused it.
+   */
   private async write(mode: WriteMode, writes: Write[]): Promise<(number | undefined)[]> {
+    const capped = mode !== 'compareAndSet';
     const values: unknown[] = [
       writes.map((w) => w.agentId),
       writes.map((w) => w.key),
       writes.map((w) => w.json),
       writes.map((w) => w.expected),
       writes.map((w) => w.expectedValue),
+      ...(capped ? [this.limits.maxKeysPerAgent] : []),
     ];
     // Audited in the same statement, once per changed row; `detail.version` is the version just written.
     const audit = this.audit.insertPerRow(
@@ -176,7 +202,7 @@ export class StateService {
       (detail) => `${detail} || jsonb_build_object('version', changed.version)`,
     );
     const text = `WITH input AS (${INPUT}), ${WRITES[mode]}${audit ? `, audited AS (${audit.sql})` : ''}
-      SELECT n, version FROM changed`;
+      SELECT n, version FROM changed${capped ? ` UNION ALL SELECT n, ${KEY_LIMIT} FROM refused` : ''}`;
     const rows = await this.sql.rows<{ n: string; version: number }>(
       { name: `state_${mode}${audit ? '_audited' : ''}`, text },
       audit ? [...values, ...audit.values] : values,

@@ -292,6 +292,35 @@ describe(`StateService (${databaseKind})`, () => {
     }
   });
 
+  it('caps the keys an agent holds (STATE_MAX_KEYS_PER_AGENT), exactly within a group', async () => {
+    const config = app.app.get(AppConfig);
+    const capped = new StateService(db, app.app.get(AuditRecorder), app.app.get(HotSql), {
+      ...config,
+      state: { ...config.state, maxKeysPerAgent: 3 },
+    });
+    const agentId = agent();
+    const a = capped.forAgent(agentId);
+    await a.set('k1', 1);
+    // k2 goes out alone; k3, k4, k5 arrive meanwhile and share a statement, in which only k3 still fits.
+    const outcomes = await Promise.allSettled(['k2', 'k3', 'k4', 'k5'].map((key) => a.set(key, key)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    expect(outcomes[2]).toMatchObject({
+      reason: { code: 'STATE_KEY_LIMIT', details: { key: 'k4', maxKeys: 3 } },
+    });
+    // Held keys still change, unconditionally or by compare-and-set; no new key, even create-only.
+    expect(await a.set('k1', 2)).toMatchObject({ version: 2 });
+    expect(await a.set('k1', 3, { expectedVersion: 2 })).toMatchObject({ version: 3 });
+    await expect(a.set('k9', 9, { expectedVersion: 0 })).rejects.toMatchObject({ code: 'STATE_KEY_LIMIT' });
+    // A delete frees a place; another agent has its own budget.
+    await a.delete('k2');
+    expect(await a.set('k9', 9)).toMatchObject({ created: true });
+    expect(await capped.forAgent(agent()).set('k1', 1)).toMatchObject({ created: true });
+    expect((await a.list()).items.map((i) => i.key)).toEqual(['k1', 'k3', 'k9']);
+    // Refused writes left no audit row.
+    const audited = (await stateChanges(agentId)).map((c) => `${c.outcome} ${c.detail.key}`);
+    expect(audited).toEqual(['set k1', 'set k2', 'set k3', 'set k1', 'set k1', 'delete k2', 'set k9']);
+  });
+
   it('makes no change when its audit row is refused: a set is one statement with it', async () => {
     const agentId = agent();
     const a = state.forAgent(agentId);
