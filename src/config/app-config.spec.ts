@@ -45,16 +45,27 @@ describe('loadConfig', () => {
   });
 
   it('limits state and idempotency keys, with documented defaults', () => {
-    expect(loadConfig({}).state).toEqual({ maxKeyLength: 256, maxValueBytes: 65536 });
+    expect(loadConfig({}).state).toEqual({
+      maxKeyLength: 256,
+      maxValueBytes: 65536,
+      maxKeysPerAgent: 10_000,
+    });
     expect(loadConfig({}).idempotency).toEqual({ ttlSeconds: 86400, waitMs: 5000, leaseSeconds: 300 });
-    expect(loadConfig({ STATE_MAX_KEY_LENGTH: '64', IDEMPOTENCY_TTL_SECONDS: '600' })).toMatchObject({
-      state: { maxKeyLength: 64 },
+    expect(
+      loadConfig({
+        STATE_MAX_KEY_LENGTH: '64',
+        STATE_MAX_KEYS_PER_AGENT: '50',
+        IDEMPOTENCY_TTL_SECONDS: '600',
+      }),
+    ).toMatchObject({
+      state: { maxKeyLength: 64, maxKeysPerAgent: 50 },
       idempotency: { ttlSeconds: 600 },
     });
     // Keys must fit a btree index entry; a TTL under a minute is a mistake.
     for (const [name, value] of [
       ['STATE_MAX_KEY_LENGTH', '513'],
       ['STATE_MAX_VALUE_BYTES', '8'],
+      ['STATE_MAX_KEYS_PER_AGENT', '0'],
       ['IDEMPOTENCY_TTL_SECONDS', '10'],
       ['IDEMPOTENCY_LEASE_SECONDS', '0'],
     ])
