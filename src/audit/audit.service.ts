@@ -34,8 +34,9 @@ const COLUMN_TYPES = {
 const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof typeof COLUMN_TYPES)[];
 
 /**
- * A group commit's INSERT: one array per column, so the text is the same whatever the number of rows, and the
- * statement is prepared once per connection (HotSql) instead of parsed and planned on every flush.
+ * The INSERT of any number of rows: one array per column, so the text is the same whatever the number of rows, and
+ * a group commit's statement is prepared once per connection (HotSql) instead of parsed and planned on every flush.
+ * Also the one row written inside a caller's transaction.
  */
 const INSERT_ROWS: Statement = {
   name: 'audit_insert_rows',
@@ -126,7 +127,7 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
   async recordInTransaction(manager: EntityManager, event: AuditEventInput): Promise<void> {
     if (!this.enabled) return;
     try {
-      await insert(manager, toRow(event));
+      await manager.query(INSERT_ROWS.text, columnsOf([toRow(event)]));
     } catch (error) {
       throw unavailable(error);
     }
@@ -251,14 +252,6 @@ function unavailable(cause: unknown): DomainError {
 function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
-}
-
-/** A row inside a transaction (the caller's EntityManager). */
-async function insert(manager: EntityManager, row: Row): Promise<void> {
-  await manager.query(
-    `INSERT INTO audit_event (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_c, i) => `$${i + 1}`).join(', ')})`,
-    row,
-  );
 }
 
 /** Longest text stored per column: callers may pass attacker-chosen strings (e.g. an unknown tool's name). */

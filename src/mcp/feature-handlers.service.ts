@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
@@ -37,7 +36,8 @@ import type {
   ResourceDefinition,
 } from '../tools/resource-prompt.types.js';
 import { ResourceSubscriptions } from '../tools/resource-subscriptions.service.js';
-import { isProtocolError, jsonRpcCodeOf, outcomeOfCode } from '../tools/tool-errors.js';
+import { argumentsDigest, resultBytes } from '../tools/call-size.js';
+import { isProtocolError, jsonRpcCodeOf, outcomeOfCode, settle } from '../tools/tool-errors.js';
 import type { RequestIdentity } from './mcp-server.factory.js';
 
 /** JSON-RPC code the MCP spec gives an unknown resource URI. */
@@ -171,23 +171,16 @@ export class McpFeatureHandlers {
    * outcome (denials included) and the parameters' size and SHA-256. The answer goes out only once the row is
    * committed; without the audit trail, the read fails (AUDIT_UNAVAILABLE).
    */
-  private async audited<T>(
+  private async audited<T extends object>(
     extra: Extra,
     key: string,
-    params: unknown,
+    params: Record<string, unknown>,
     handler: () => Promise<T>,
   ): Promise<T> {
-    const occurredAt = new Date();
-    const started = performance.now();
-    let ending: { result: T } | { error: unknown };
-    try {
-      ending = { result: await handler() };
-    } catch (error) {
-      ending = { error };
-    }
+    const { ending, occurredAt, durationMs } = await settle(handler);
     const { principal, requestId, remoteAddr, userAgent } = identityOf(extra.authInfo);
     const errorCode = 'error' in ending ? domainCodeOf(ending.error) : undefined;
-    const json = JSON.stringify(params);
+    const digest = argumentsDigest({ arguments: params });
     try {
       await this.audit.record({
         kind: 'tool_call',
@@ -201,10 +194,10 @@ export class McpFeatureHandlers {
         toolName: key,
         outcome: errorCode ? outcomeOfCode(errorCode) : 'success',
         errorCode,
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-        paramBytes: Buffer.byteLength(json),
-        paramsSha256: createHash('sha256').update(json).digest('hex'),
-        resultBytes: 'result' in ending ? Buffer.byteLength(JSON.stringify(ending.result)) : undefined,
+        durationMs,
+        paramBytes: digest.bytes,
+        paramsSha256: digest.sha256,
+        resultBytes: 'result' in ending ? resultBytes(ending.result) : undefined,
       });
     } catch (error) {
       const domain =

@@ -144,26 +144,19 @@ export interface LimitedCall {
   tool: boolean;
 }
 
-const CALLS = new WeakMap<object, LimitedCall[]>();
-
-/** The calls in a POST /mcp body (a JSON-RPC batch may hold several), parsed once per request. */
+/** The calls in a POST /mcp body (a JSON-RPC batch may hold several). */
 export function limitedCallsOf(req: FastifyRequest): LimitedCall[] {
   if (req.method !== 'POST' || req.url.split('?')[0] !== '/mcp') return [];
   const body = req.body;
   if (typeof body !== 'object' || body === null) return [];
-  let calls = CALLS.get(body);
-  if (!calls) {
-    calls = (Array.isArray(body) ? body : [body]).flatMap((message: unknown): LimitedCall[] => {
-      const m = message as { method?: unknown; params?: { name?: unknown; uri?: unknown } } | null;
-      const { name, uri } = m?.params ?? {};
-      if (m?.method === 'tools/call' && typeof name === 'string') return [{ name, tool: true }];
-      if (m?.method === 'resources/read' && typeof uri === 'string')
-        return [{ name: `resource:${uri}`, tool: false }];
-      if (m?.method === 'prompts/get' && typeof name === 'string')
-        return [{ name: `prompt:${name}`, tool: false }];
-      return [];
-    });
-    CALLS.set(body, calls);
-  }
-  return calls;
+  return (Array.isArray(body) ? body : [body]).flatMap((message: unknown): LimitedCall[] => {
+    const m = message as { method?: unknown; params?: { name?: unknown; uri?: unknown } } | null;
+    const { name, uri } = m?.params ?? {};
+    if (m?.method === 'tools/call' && typeof name === 'string') return [{ name, tool: true }];
+    if (m?.method === 'resources/read' && typeof uri === 'string')
+      return [{ name: `resource:${uri}`, tool: false }];
+    if (m?.method === 'prompts/get' && typeof name === 'string')
+      return [{ name: `prompt:${name}`, tool: false }];
+    return [];
+  });
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ToolCall, ToolResult } from './tool.types.js';
+import type { ToolCall } from './tool.types.js';
 
 /** Size and digest of a call's arguments as received (their JSON serialization). */
 export interface ArgumentsDigest {
@@ -7,11 +7,14 @@ export interface ArgumentsDigest {
   sha256: string;
 }
 
-const digests = new WeakMap<ToolCall, ArgumentsDigest>();
-const resultSizes = new WeakMap<ToolResult, number>();
+const digests = new WeakMap<object, ArgumentsDigest>();
+const resultSizes = new WeakMap<object, number>();
 
-/** Measured once per call and shared by the audit step and the metrics (serializing twice would be waste). */
-export function argumentsDigest(call: ToolCall): ArgumentsDigest {
+/**
+ * Measured once per call and shared by the audit step and the metrics (serializing twice would be waste). Also
+ * for the parameters of a resource read or prompt get (`{ arguments: { uri } }`, `{ arguments: args }`).
+ */
+export function argumentsDigest(call: Pick<ToolCall, 'arguments'>): ArgumentsDigest {
   let digest = digests.get(call);
   if (!digest) {
     const json = JSON.stringify(call.arguments ?? {});
@@ -22,7 +25,7 @@ export function argumentsDigest(call: ToolCall): ArgumentsDigest {
 }
 
 /** Bytes of the result as JSON (what goes on the wire, give or take the JSON-RPC envelope). */
-export function resultBytes(result: ToolResult): number {
+export function resultBytes(result: object): number {
   let size = resultSizes.get(result);
   if (size === undefined) {
     size = Buffer.byteLength(JSON.stringify(result));

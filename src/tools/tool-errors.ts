@@ -98,11 +98,29 @@ const OUTCOME_OF_CODE: Readonly<Record<string, CallOutcome>> = {
   AUDIT_UNAVAILABLE: 'error',
 };
 
+/** How a call ended: its result, or what it threw. */
+export type Ending<T> = { result: T } | { error: unknown };
+
+/** Runs a call to its end without throwing: how it ended, when it started, and how long it took (ms, to the µs). */
+export async function settle<T>(
+  run: () => Promise<T>,
+): Promise<{ ending: Ending<T>; occurredAt: Date; durationMs: number }> {
+  const occurredAt = new Date();
+  const started = performance.now();
+  let ending: Ending<T>;
+  try {
+    ending = { result: await run() };
+  } catch (error) {
+    ending = { error };
+  }
+  return { ending, occurredAt, durationMs: Math.round((performance.now() - started) * 1000) / 1000 };
+}
+
 /**
  * The one mapping from how a call ended (a result, or an error thrown through the pipeline) to its outcome and
  * error code. A non-domain error is reported to the caller as TOOL_FAILED (see `toolErrorResult`).
  */
-export function callOutcome(ending: { result: ToolResult } | { error: unknown }): {
+export function callOutcome(ending: Ending<ToolResult>): {
   outcome: CallOutcome;
   errorCode?: string;
 } {

@@ -71,14 +71,14 @@ export class ToolGate {
    * Anything else: `undefined`, and the guard reads the revocation alone. Saves a round trip on every call.
    */
   readAhead(principal: Principal, body: unknown): Promise<boolean> | undefined {
-    const params =
-      (body as { method?: unknown; params?: { name?: unknown; _meta?: unknown } } | null)?.method ===
-      'tools/call'
-        ? (body as { params?: { name?: unknown; _meta?: unknown } }).params
-        : undefined;
-    if (typeof params?.name !== 'string' || principal.tokenId === undefined) return undefined;
-    const meta = typeof params._meta === 'object' ? (params._meta as Record<string, unknown>) : undefined;
-    const tool = this.registry.resolve(params.name, meta ?? undefined);
+    const { method, params } = (body ?? {}) as {
+      method?: unknown;
+      params?: { name?: unknown; _meta?: unknown };
+    };
+    if (method !== 'tools/call' || typeof params?.name !== 'string' || principal.tokenId === undefined)
+      return undefined;
+    const meta = params._meta !== null && typeof params._meta === 'object' ? params._meta : undefined;
+    const tool = this.registry.resolve(params.name, meta as Record<string, unknown> | undefined);
     if (!tool) return undefined;
     const row = this.aheadLookups.get(
       JSON.stringify([principal.tokenId, principal.agentId, tool.name, tool.version]),

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditRecorder } from '../../audit/audit-recorder.js';
 import { AppConfig } from '../../config/app-config.js';
 import { argumentsDigest, resultBytes } from '../call-size.js';
-import { callOutcome } from '../tool-errors.js';
+import { callOutcome, settle } from '../tool-errors.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolResult } from '../tool.types.js';
 
@@ -25,15 +25,7 @@ export class AuditStep implements ToolStep {
   }
 
   async run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult> {
-    const occurredAt = new Date();
-    const started = performance.now();
-    let ending: { result: ToolResult } | { error: unknown };
-    try {
-      ending = { result: await next() };
-    } catch (error) {
-      ending = { error };
-    }
-    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    const { ending, occurredAt, durationMs } = await settle(next);
     const { call, ctx, tool } = invocation;
     const { outcome, errorCode } = callOutcome(ending);
     const args = argumentsDigest(call);
