@@ -1,22 +1,9 @@
-import { spawn } from 'node:child_process';
 import { startApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
 import { connectClient } from '../utils/mcp-client.js';
+import { parseExposition } from '../utils/prometheus-exposition.js';
 
 type App = Awaited<ReturnType<typeof startApp>>;
-
-/** Runs `promtool check metrics` (Debian package `prometheus`) on an exposition; resolves to its exit code and output. */
-function promtoolCheck(exposition: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-    child.stdin.end(exposition);
-  });
-}
 
 /** The value of one sample, e.g. `mcp_tool_calls_total{tool="echo",version="1.0.0",outcome="success"}`. */
 function sample(exposition: string, series: string): number | undefined {
@@ -42,12 +29,17 @@ describe(`GET /metrics (${databaseKind})`, () => {
     return { text: await res.text(), contentType: res.headers.get('content-type') };
   };
 
-  it('is public and serves the Prometheus text format that promtool accepts', async () => {
+  it('is public and serves a valid Prometheus text exposition', async () => {
     const { text, contentType } = await scrape();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
-    const check = await promtoolCheck(text);
-    expect(check.output).toBe('');
-    expect(check.code).toBe(0);
+    const families = parseExposition(text);
+    expect(families.map((f) => f.name)).toEqual(
+      expect.arrayContaining([
+        'mcp_tool_calls_total',
+        'mcp_tool_call_duration_seconds',
+        'process_cpu_seconds_total',
+      ]),
+    );
   });
 
   it('counts tool calls by tool, version and outcome, with their duration and sizes', async () => {
@@ -63,6 +55,7 @@ describe(`GET /metrics (${databaseKind})`, () => {
     await client.close();
 
     const { text } = await scrape();
+    parseExposition(text); // with labelled histogram series in it now
     expect(sample(text, 'mcp_tool_calls_total{tool="echo",version="1.0.0",outcome="success"}')).toBe(2);
     expect(
       sample(text, 'mcp_tool_calls_total{tool="echo",version="1.0.0",outcome="invalid_arguments"}'),
@@ -121,5 +114,89 @@ describe(`GET /metrics (${databaseKind})`, () => {
       sample(text, 'mcp_tool_calls_total{tool="echo",version="1.0.0",outcome="success"}'),
     ).toBeUndefined();
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+  });
+});
+
+/** The checker above replaces `promtool check metrics`: it must refuse what promtool refused. */
+describe('parseExposition', () => {
+  const valid = [
+    '# HELP calls_total Calls.',
+    '# TYPE calls_total counter',
+    'calls_total{tool="echo"} 2',
+    'calls_total{tool="add"} 0',
+    '# HELP latency_seconds Latency.',
+    '# TYPE latency_seconds histogram',
+    'latency_seconds_bucket{tool="echo",le="0.1"} 1',
+    'latency_seconds_bucket{tool="echo",le="1"} 2',
+    'latency_seconds_bucket{tool="echo",le="+Inf"} 2',
+    'latency_seconds_sum{tool="echo"} 0.3',
+    'latency_seconds_count{tool="echo"} 2',
+    '# HELP breaker_state State.',
+    '# TYPE breaker_state gauge',
+    '',
+  ].join('\n');
+  const edit = (from: string, to: string) => {
+    expect(valid).toContain(from);
+    return valid.replace(from, to);
+  };
+
+  it('accepts a valid exposition, with families that have no samples yet', () => {
+    expect(parseExposition(valid).map((f) => [f.name, f.type, f.samples.length])).toEqual([
+      ['calls_total', 'counter', 2],
+      ['latency_seconds', 'histogram', 5],
+      ['breaker_state', 'gauge', 0],
+    ]);
+  });
+
+  it.each([
+    ['an unreadable line', edit('calls_total{tool="add"} 0', 'calls_total{tool=add} 0'), /invalid line/i],
+    [
+      'a value that is no number',
+      edit('calls_total{tool="add"} 0', 'calls_total{tool="add"} zero'),
+      /no valid value/,
+    ],
+    ['a missing value', edit('calls_total{tool="add"} 0', 'calls_total{tool="add"}'), /no valid value/],
+    [
+      'a duplicate series',
+      edit('calls_total{tool="add"} 0', 'calls_total{tool="echo"} 3'),
+      /duplicate series/,
+    ],
+    ['a negative counter', edit('calls_total{tool="add"} 0', 'calls_total{tool="add"} -1'), /is a count/],
+    [
+      'a second TYPE',
+      edit('# TYPE breaker_state gauge', '# TYPE breaker_state gauge\n# TYPE breaker_state gauge'),
+      /second TYPE/,
+    ],
+    ['a family without HELP', edit('# HELP breaker_state State.\n', ''), /no HELP/],
+    ['an empty HELP', edit('# HELP breaker_state State.', '# HELP breaker_state '), /invalid line/i],
+    ['a sample outside its family', edit('calls_total{tool="add"} 0', 'other_total 1'), /outside its family/],
+    [
+      'a counter not named _total',
+      edit('# TYPE breaker_state gauge', '# TYPE breaker_state counter'),
+      /only counters/,
+    ],
+    ['a gauge named _total', edit('# TYPE calls_total counter', '# TYPE calls_total gauge'), /only counters/],
+    ['an unknown type', edit('# TYPE breaker_state gauge', '# TYPE breaker_state gauche'), /unknown type/],
+    ['a decreasing bucket', edit('le="1"} 2', 'le="1"} 0'), /decreases/],
+    ['buckets out of order', edit('le="0.1"} 1', 'le="5"} 1'), /out of order/],
+    ['no +Inf bucket', edit('latency_seconds_bucket{tool="echo",le="+Inf"} 2\n', ''), /no le="\+Inf"/],
+    [
+      '+Inf bucket != _count',
+      edit('latency_seconds_count{tool="echo"} 2', 'latency_seconds_count{tool="echo"} 3'),
+      /!= _count/,
+    ],
+    ['a histogram without _sum', edit('latency_seconds_sum{tool="echo"} 0.3\n', ''), /no _sum/],
+    [
+      'a bare histogram sample',
+      edit('latency_seconds_sum{tool="echo"} 0.3', 'latency_seconds{tool="echo"} 0.3'),
+      /outside its family/,
+    ],
+    [
+      'an invalid label name',
+      edit('calls_total{tool="add"} 0', 'calls_total{to-ol="add"} 0'),
+      /invalid label name/,
+    ],
+  ])('refuses %s', (_what, text, message) => {
+    expect(() => parseExposition(text)).toThrow(message);
   });
 });

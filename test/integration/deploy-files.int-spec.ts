@@ -9,6 +9,7 @@ describe('docker-compose.yml', () => {
     depends_on?: Record<string, { condition: string }> | string[];
     command?: string[];
     volumes?: string[];
+    ports?: string[];
   };
   let services: Record<string, Service>;
   beforeAll(async () => {
@@ -19,8 +20,9 @@ describe('docker-compose.yml', () => {
     ).services;
   });
 
-  it('runs the full stack: PostgreSQL, Redis, migrations, two replicas behind a proxy, Prometheus', () => {
+  it('runs the full stack: PostgreSQL, Redis, migrations, two replicas behind a proxy, Prometheus, Grafana', () => {
     expect(Object.keys(services).sort()).toEqual([
+      'grafana',
       'mcp-1',
       'mcp-2',
       'migrate',
@@ -55,6 +57,41 @@ describe('docker-compose.yml', () => {
     };
     expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
     expect(prometheus.scrape_configs[0].static_configs[0].targets).toEqual(['mcp-1:3000', 'mcp-2:3000']);
+  });
+
+  it('provisions Grafana with the dashboard from files that exist, on the Prometheus service', async () => {
+    // Container path -> repository file.
+    const mounts = new Map(services.grafana.volumes!.map((v) => [v.split(':')[1], v.split(':')[0]]));
+    for (const file of mounts.values()) await expect(readFile(file, 'utf8')).resolves.toBeTruthy();
+    const mounted = async (path: string): Promise<unknown> =>
+      parse(await readFile(mounts.get(path)!, 'utf8'));
+
+    // The dashboard provider reads the folder the dashboard JSON is mounted into.
+    const provider = (
+      (await mounted('/etc/grafana/provisioning/dashboards/mcp-production.yml')) as {
+        providers: { type: string; options: { path: string } }[];
+      }
+    ).providers[0];
+    expect(provider.type).toBe('file');
+    const dashboardPath = `${provider.options.path}/mcp-production.json`;
+    expect(mounts.get(dashboardPath)).toBe('./deploy/grafana/mcp-production.json');
+    expect(services.grafana.environment!.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(dashboardPath);
+    const dashboard = (await mounted(dashboardPath)) as {
+      uid: string;
+      templating: { list: { name: string }[] };
+    };
+    expect(dashboard.uid).toBe('mcp-production');
+
+    // The data source is the compose Prometheus (service name and its port), and the dashboard's variable picks it.
+    const datasource = (
+      (await mounted('/etc/grafana/provisioning/datasources/prometheus.yml')) as {
+        datasources: { type: string; url: string; isDefault: boolean }[];
+      }
+    ).datasources[0];
+    expect(datasource).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090', isDefault: true });
+    expect(services.prometheus.ports).toContain('9090:9090');
+    expect(dashboard.templating.list.map((v) => v.name)).toContain('datasource');
+    expect(services.grafana.depends_on).toMatchObject({ prometheus: { condition: 'service_healthy' } });
   });
 });
 
