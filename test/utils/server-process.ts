@@ -28,9 +28,11 @@ export class ServerProcess {
     agent: string,
     tools: string[],
     extraEnv: Record<string, string> = {},
+    /** PostgreSQL server to create the database on (default: DATABASE_URL, else embedded); the fault tier's own. */
+    databaseServer?: string,
   ): Promise<ServerProcess> {
     await buildIfStale();
-    const database = await createTestDatabase();
+    const database = await createTestDatabase(databaseServer);
     const dataDir = await mkdtemp(join(tmpdir(), 'mcp-server-'));
     const baseUrl = `http://127.0.0.1:${await freePort()}`;
     const env: Record<string, string> = {
@@ -41,6 +43,8 @@ export class ServerProcess {
       PUBLIC_URL: baseUrl,
       DATA_DIR: dataDir,
       RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+      // Load tests drive one agent with many connections; the in-flight cap has its own tests.
+      RATE_LIMIT_AGENT_CONCURRENT: '10000',
       ...(database.url && { DATABASE_URL: database.url, MIGRATIONS_RUN: 'true' }),
       ...extraEnv,
     };
@@ -60,6 +64,11 @@ export class ServerProcess {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** Started and not exited (neither by itself nor by a signal). */
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** Starts the server and waits until /health/ready answers 200. */
