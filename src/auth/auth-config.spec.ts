@@ -16,6 +16,8 @@ describe('auth configuration (AUTH_*)', () => {
       agentClaim: 'sub',
       scopeClaims: ['scope', 'scp'],
       jwksCooldownSec: 30,
+      jwksTimeoutMs: 2000,
+      jwksStaleMaxSec: 86400,
       devKeyDir: '/tmp/d/dev-auth',
     });
   });
@@ -41,6 +43,8 @@ describe('auth configuration (AUTH_*)', () => {
       AUTH_AGENT_CLAIM: 'azp',
       AUTH_SCOPE_CLAIMS: 'scp, roles',
       AUTH_JWKS_COOLDOWN_SEC: '60',
+      AUTH_JWKS_TIMEOUT_MS: '500',
+      AUTH_JWKS_STALE_MAX_SEC: '3600',
     });
     expect(auth).toMatchObject({
       jwksUri: 'https://kc.example.com/realms/mcp/protocol/openid-connect/certs',
@@ -51,6 +55,8 @@ describe('auth configuration (AUTH_*)', () => {
       agentClaim: 'azp',
       scopeClaims: ['scp', 'roles'],
       jwksCooldownSec: 60,
+      jwksTimeoutMs: 500,
+      jwksStaleMaxSec: 3600,
     });
   });
 
@@ -91,6 +97,9 @@ describe('auth configuration (AUTH_*)', () => {
     ['AUTH_SCOPE_CLAIMS', ','],
     ['AUTH_SCOPE_CLAIMS', 'scope,has space'],
     ['AUTH_JWKS_COOLDOWN_SEC', 'soon'],
+    ['AUTH_JWKS_TIMEOUT_MS', '0'],
+    ['AUTH_JWKS_TIMEOUT_MS', '60000'],
+    ['AUTH_JWKS_STALE_MAX_SEC', '1'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}:`));
   });

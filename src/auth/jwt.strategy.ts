@@ -23,11 +23,13 @@ const STRATEGY = 'jwt';
  * - `SigningKeyResolver` checks algorithm, `typ`, `crit` and the exact issuer from the header, then finds the
  *   key in the IdP's JWKS;
  * - jsonwebtoken verifies the signature with the allow-listed algorithms, the issuer and exp/nbf with leeway;
- * - `validate` checks audience and required claims, then the revocation list (a database read every time).
+ * - `validate` checks audience and required claims (`verifyToken` ends here: it needs no body, so it runs before
+ *   the body is read; see `BearerAuthHook`);
+ * - `refuseRevoked` then reads the revocation list (a database read every time; with a tools/call's grant).
  *
- * A token that passed all of that is remembered in `VerifiedTokenCache` (by its SHA-256, at most 60 s, never past
- * its `exp`, only while its key is still the one the JWKS holds): presented again, it skips the signature check
- * but not the time checks, and never the revocation list.
+ * A token that passed the verification is remembered in `VerifiedTokenCache` (by its SHA-256, at most 60 s, never
+ * past its `exp`, only while its key is still the one the JWKS holds): presented again, it skips the signature
+ * check but not the time checks, and never the revocation list.
  *
  * Each app has its own passport `Authenticator`, not the process-wide singleton, so two apps in one process (tests)
  * never verify with each other's configuration.
@@ -74,9 +76,8 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
   }
 
   /** passport's verify callback: the claims have a valid signature, issuer and lifetime by now. */
-  async validate(req: FastifyRequest, claims: Record<string, unknown>): Promise<Principal> {
+  validate(req: FastifyRequest, claims: Record<string, unknown>): Principal {
     const principal = principalFromClaims(claims, this.config.auth);
-    await this.refuseRevoked(principal, req);
     const verifying = this.verifying.get(req);
     if (verifying) {
       this.verifying.delete(req);
@@ -93,9 +94,9 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
 
   /**
    * The revocation list, read from the database on every request, cached verification or not. For a tools/call
-   * it is read in one statement with the call's grant and kill switch (ToolGate.readAhead).
+   * it is read in one statement with the call's grant and kill switch (ToolGate.readAhead), hence after the body.
    */
-  private async refuseRevoked(principal: Principal, req: FastifyRequest): Promise<void> {
+  async refuseRevoked(principal: Principal, req: FastifyRequest): Promise<void> {
     let revoked: boolean;
     try {
       revoked = await (this.gate.readAhead(principal, req.body) ??
@@ -122,17 +123,15 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
   }
 
   /**
-   * Runs passport for this request. Resolves to the principal; rejects with a `TokenRejectedError`, a
-   * jsonwebtoken error (both: the token is bad) or an `AuthUnavailableError`.
+   * The token's verification, everything but the revocation list: from the cache, else by passport. Resolves to
+   * the principal; rejects with a `TokenRejectedError`, a jsonwebtoken error (both: the token is bad) or an
+   * `AuthUnavailableError`. Reads headers only.
    */
-  async authenticateRequest(req: FastifyRequest): Promise<Principal> {
+  async verifyToken(req: FastifyRequest): Promise<Principal> {
     const token = bearerTokenOf(req);
     const cached = token === null ? undefined : await this.stillVerified(token);
-    if (cached) {
-      const principal = { ...cached.principal }; // one per request: ToolGate keys its read-ahead on it
-      await this.refuseRevoked(principal, req);
-      return principal;
-    }
+    // One principal object per request: ToolGate keys its read-ahead on it.
+    if (cached) return { ...cached.principal };
     return this.verifyWithPassport(req);
   }
 

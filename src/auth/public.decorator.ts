@@ -10,5 +10,13 @@ export const IS_PUBLIC = Symbol('auth:public');
 export const Public = (): CustomDecorator<symbol> => SetMetadata(IS_PUBLIC, true);
 
 export function isPublic(reflector: Reflector, context: ExecutionContext): boolean {
-  return reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]) === true;
+  return isPublicRoute(reflector, context.getHandler(), context.getClass());
+}
+
+/** A function as Nest's reflection sees it: a route handler method, or a controller class. */
+type Target = ReturnType<ExecutionContext['getHandler']>;
+
+/** `isPublic` for a controller method known by reference (the route list of `BearerAuthHook`). */
+export function isPublicRoute(reflector: Reflector, handler: Target, controller: Target): boolean {
+  return reflector.getAllAndOverride<boolean>(IS_PUBLIC, [handler, controller]) === true;
 }

@@ -2,12 +2,10 @@ import { KeyObject } from 'node:crypto';
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import {
   createLocalJWKSet,
-  createRemoteJWKSet,
   decodeJwt,
   decodeProtectedHeader,
   errors,
   type CryptoKey,
-  type JWSHeaderParameters,
   type JWTPayload,
   type ProtectedHeaderParameters,
 } from 'jose';
@@ -15,12 +13,10 @@ import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { AuthUnavailableError, TokenRejectedError } from './auth.errors.js';
 import { DevAuthService } from './dev-auth.service.js';
+import { JwksCache, type KeyLookup } from './jwks-cache.js';
 
-type KeySet = (header: JWSHeaderParameters) => Promise<CryptoKey>;
-
-/** How long a failed discovery is remembered before the next request may try again. */
-const DISCOVERY_RETRY_MS = 5000;
-const FETCH_TIMEOUT_MS = 5000;
+/** How often the IdP's JWKS is re-read (in the background) while it is reachable. */
+const JWKS_REFRESH_MS = 10 * 60 * 1000;
 const USER_AGENT = 'mcp-production (resource server)';
 
 /**
@@ -29,14 +25,18 @@ const USER_AGENT = 'mcp-production (resource server)';
  * time). Order matters: the issuer is checked before any key is fetched, so no token can make this server fetch
  * anything from anywhere but the configured IdP (RFC 8725 §3.10; SSRF).
  *
- * Keys come from the IdP's JWKS through jose's `createRemoteJWKSet`: cached, refetched at most once per
- * `AUTH_JWKS_COOLDOWN_SEC` when a token names an unknown `kid` (key rotation), and re-read every 10 minutes.
- * `jku`, `x5u` and `jwk` headers are ignored; keys come from configuration only.
+ * Keys come from the IdP's JWKS through `JwksCache` (the outage policy): re-read every 10 minutes in the
+ * background, refetched at most once per `AUTH_JWKS_COOLDOWN_SEC` when a token names an unknown `kid` (key
+ * rotation), every fetch bounded by `AUTH_JWKS_TIMEOUT_MS`, and the last good JWKS used for up to
+ * `AUTH_JWKS_STALE_MAX_SEC` while the IdP cannot be reached. `jku`, `x5u` and `jwk` headers are ignored; keys
+ * come from configuration only.
  */
 @Injectable()
 export class SigningKeyResolver implements OnApplicationBootstrap {
-  private keySet?: Promise<KeySet>;
-  private failedAt = 0;
+  private readonly jwks?: JwksCache;
+  private devKeys?: KeyLookup;
+  /** The JWKS location, once known (configured, or discovered: then kept for the life of the process). */
+  private jwksUri?: string;
   /** jose caches imported keys; this keeps their KeyObject form (what jsonwebtoken takes) alongside. */
   private readonly keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -46,22 +46,31 @@ export class SigningKeyResolver implements OnApplicationBootstrap {
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext('auth');
+    const { auth } = config;
+    if (auth.mode === 'dev') return;
+    this.jwksUri = auth.jwksUri;
+    this.jwks = new JwksCache({
+      fetch: (signal) => this.fetchJwks(signal),
+      timeoutMs: auth.jwksTimeoutMs,
+      cooldownMs: auth.jwksCooldownSec * 1000,
+      refreshAfterMs: JWKS_REFRESH_MS,
+      staleMaxMs: auth.jwksStaleMaxSec * 1000,
+      // One line when an outage begins and one when it ends, however many fetches fail in between.
+      onFetchFailed: (error, failures) => {
+        if (failures === 1)
+          this.logger.warn(
+            { reason: reasonOf(error), staleMaxSec: auth.jwksStaleMaxSec }, // an expected outage: no stack
+            'cannot fetch the IdP signing keys; the last good ones stay in use (if any) until AUTH_JWKS_STALE_MAX_SEC',
+          );
+      },
+      onRecovered: (failures) =>
+        this.logger.info({ failedFetches: failures }, 'the IdP signing keys can be fetched again'),
+    });
   }
 
   /** Warms the key cache (and runs discovery) at boot without making the boot depend on the IdP. */
   onApplicationBootstrap(): void {
-    if (this.config.auth.mode === 'dev') return;
-    const warn = (error: unknown) =>
-      this.logger.warn({ err: error }, 'cannot load the IdP signing keys yet; will retry on demand');
-    this.keys().then(async (keySet) => {
-      try {
-        await keySet({ alg: this.config.auth.algorithms[0] });
-      } catch (error) {
-        // No key (or several) for this one algorithm is fine here: the set itself was fetched.
-        if (!(error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys))
-          warn(error);
-      }
-    }, warn);
+    this.jwks?.refresh().catch(() => undefined); // a failure is logged by onFetchFailed; requests retry
   }
 
   async keyFor(rawJwt: string): Promise<KeyObject> {
@@ -91,14 +100,13 @@ export class SigningKeyResolver implements OnApplicationBootstrap {
   }
 
   /**
-   * The key the JWKS as this server knows it now holds for a (checked) header. jose re-imports every key when it
-   * re-reads the JWKS, so the same object comes back only while the JWKS has not changed since: a cached
+   * The key the JWKS as this server knows it now holds for a (checked) header. A re-read JWKS that changed is
+   * imported anew, so the same object comes back only while the JWKS has not changed since: a cached
    * verification is used only while this returns the very key it was made with.
    */
   async publishedKey(header: ProtectedHeaderParameters): Promise<KeyObject> {
-    const keySet = await this.keys();
     try {
-      const key = await keySet(header);
+      const key = await (this.jwks ? this.jwks.key(header) : this.devKeySet()(header));
       let keyObject = this.keyObjects.get(key);
       if (!keyObject) this.keyObjects.set(key, (keyObject = KeyObject.from(key)));
       return keyObject;
@@ -111,35 +119,39 @@ export class SigningKeyResolver implements OnApplicationBootstrap {
       ) {
         throw new TokenRejectedError('no matching key');
       }
+      if (error instanceof AuthUnavailableError) throw error;
       throw new AuthUnavailableError("Cannot fetch the identity provider's signing keys", error);
     }
   }
 
-  private keys(): Promise<KeySet> {
-    if (!this.keySet) {
-      if (Date.now() - this.failedAt < DISCOVERY_RETRY_MS) {
-        return Promise.reject(new AuthUnavailableError('Cannot discover the identity provider'));
-      }
-      this.keySet = this.createKeySet().catch((error: unknown) => {
-        this.keySet = undefined;
-        this.failedAt = Date.now();
-        throw new AuthUnavailableError('Cannot discover the identity provider', error);
-      });
-    }
-    return this.keySet;
+  private devKeySet(): KeyLookup {
+    return (this.devKeys ??= createLocalJWKSet({ keys: [this.devAuth.key.publicJwk] }));
   }
 
-  private async createKeySet(): Promise<KeySet> {
+  /** One fetch of the JWKS (after discovery, the first time), all of it bounded by `signal`. */
+  private async fetchJwks(signal: AbortSignal): Promise<unknown> {
     const { auth } = this.config;
-    if (auth.mode === 'dev') return createLocalJWKSet({ keys: [this.devAuth.key.publicJwk] });
-    const jwksUri = auth.jwksUri ?? (await discoverJwksUri(auth.issuer, this.config.env === 'production'));
-    this.logger.info({ issuer: auth.issuer, jwksUri }, 'verifying access tokens with the IdP keys');
-    return createRemoteJWKSet(new URL(jwksUri), {
-      cooldownDuration: auth.jwksCooldownSec * 1000,
-      timeoutDuration: FETCH_TIMEOUT_MS,
-      headers: { 'user-agent': USER_AGENT },
+    if (!this.jwksUri) {
+      this.jwksUri = await discoverJwksUri(auth.issuer, this.config.env === 'production', signal);
+      this.logger.info({ issuer: auth.issuer, jwksUri: this.jwksUri }, 'discovered the IdP signing keys');
+    }
+    const response = await fetch(this.jwksUri, {
+      headers: { accept: 'application/json', 'user-agent': USER_AGENT },
+      redirect: 'error',
+      signal,
     });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`${this.jwksUri}: HTTP ${response.status}`);
+    }
+    return response.json();
   }
+}
+
+/** An error's message and its cause's (fetch says "fetch failed", its cause says why), without stack traces. */
+function reasonOf(error: unknown): string {
+  const { message, cause } = error as { message?: unknown; cause?: { message?: unknown } };
+  return [message, cause?.message].filter((part) => typeof part === 'string').join(': ');
 }
 
 /**
@@ -157,7 +169,11 @@ export function typeAllowed(typ: unknown, requireAtJwt: boolean): boolean {
  * `jwks_uri` from the issuer's OpenID discovery document, else its RFC 8414 metadata. The document must name the
  * very issuer it was fetched for (OIDC Discovery §4.3, RFC 8414 §3.3).
  */
-export async function discoverJwksUri(issuer: string, requireHttps: boolean): Promise<string> {
+export async function discoverJwksUri(
+  issuer: string,
+  requireHttps: boolean,
+  signal: AbortSignal = AbortSignal.timeout(2000),
+): Promise<string> {
   const failures: string[] = [];
   for (const url of discoveryUrls(issuer)) {
     let response: Response;
@@ -165,7 +181,7 @@ export async function discoverJwksUri(issuer: string, requireHttps: boolean): Pr
       response = await fetch(url, {
         headers: { accept: 'application/json', 'user-agent': USER_AGENT },
         redirect: 'error',
-        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+        signal,
       });
     } catch (error) {
       failures.push(`${url}: ${(error as Error).message}`);

@@ -2,14 +2,21 @@ import { TokenRejectedError } from './auth.errors.js';
 import { normalizeAudience, principalFromClaims } from './token-claims.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
-const policy = { audiences: [RESOURCE], agentClaim: 'sub', scopeClaims: ['scope', 'scp'] };
-const exp = Math.floor(Date.now() / 1000) + 300;
+const policy = {
+  audiences: [RESOURCE],
+  agentClaim: 'sub',
+  scopeClaims: ['scope', 'scp'],
+  clockToleranceSec: 30,
+};
+const now = Math.floor(Date.now() / 1000);
+const exp = now + 300;
 const valid = {
   iss: 'https://idp',
   aud: RESOURCE,
   sub: 'alice',
   client_id: 'app',
   jti: 'j1',
+  iat: now,
   exp,
   scope: 'tool:echo',
 };
@@ -79,6 +86,29 @@ describe('principalFromClaims', () => {
     expect(rejection({ ...valid, sub: 42 })).toBe('no sub');
     expect(rejection({ ...valid, nonce: 'n' })).toBe('id token');
     expect(rejection({ ...valid, at_hash: 'h' })).toBe('id token');
+  });
+
+  it('requires iat (RFC 9068) no further ahead than the clock tolerance', () => {
+    expect(rejection({ ...valid, iat: undefined })).toBe('no iat');
+    expect(rejection({ ...valid, iat: String(now) })).toBe('no iat');
+    expect(rejection({ ...valid, iat: Number.NaN })).toBe('no iat');
+    expect(rejection({ ...valid, iat: now + 31 })).toBe('iat in the future');
+    expect(principalFromClaims({ ...valid, iat: now + 29 }, policy).agentId).toBe('alice');
+    expect(principalFromClaims({ ...valid, iat: now - 3600 }, policy).agentId).toBe('alice');
+  });
+
+  it('rejects NUL or a lone surrogate in any identifier claim, optional ones and scopes included', () => {
+    for (const bad of ['a\u0000b', 'a\ud800', '\udc00b']) {
+      for (const claim of ['sub', 'jti', 'uti', 'client_id', 'azp', 'scope', 'scp']) {
+        expect(rejection({ ...valid, [claim]: bad })).toBe(`unstorable text in ${claim}`);
+      }
+      expect(rejection({ ...valid, scp: ['tool:echo', bad] })).toBe('unstorable text in scp');
+      expect(rejection({ ...valid, agent: bad }, { ...policy, agentClaim: 'agent' })).toBe(
+        'unstorable text in agent',
+      );
+    }
+    // Paired surrogates (astral characters) are ordinary text.
+    expect(principalFromClaims({ ...valid, sub: 'bot-😀', client_id: 'ü' }, policy).agentId).toBe('bot-😀');
   });
 
   it("uses Entra ID's uti as the token id when there is no jti", () => {

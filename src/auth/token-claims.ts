@@ -1,4 +1,6 @@
+import { MAX_ID_LENGTH } from '../common/identifiers.js';
 import type { Principal } from '../common/principal.js';
+import { isStorableText } from '../common/storable-text.js';
 import { TokenRejectedError } from './auth.errors.js';
 import { scopesOf } from './scopes.js';
 
@@ -9,16 +11,19 @@ export interface ClaimsPolicy {
   agentClaim: string;
   /** Claims holding the scopes. */
   scopeClaims: readonly string[];
+  /** Leeway for clock skew (AUTH_CLOCK_TOLERANCE_SEC), here on `iat`. */
+  clockToleranceSec: number;
 }
-
-/** Longest accepted identifier (agent, client, token id): they are stored in indexed text columns. */
-const MAX_ID_LENGTH = 255;
 
 /**
  * The checks that come after the signature, issuer and time checks (which jsonwebtoken has done by then), and the
  * principal they yield. Throws `TokenRejectedError` for anything a valid access token of this resource lacks.
  */
-export function principalFromClaims(claims: Record<string, unknown>, policy: ClaimsPolicy): Principal {
+export function principalFromClaims(
+  claims: Record<string, unknown>,
+  policy: ClaimsPolicy,
+  nowMs = Date.now(),
+): Principal {
   const accepted = new Set(policy.audiences.map(normalizeAudience));
   const audiences = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
   if (
@@ -29,8 +34,21 @@ export function principalFromClaims(claims: Record<string, unknown>, policy: Cla
   }
   // jsonwebtoken checks exp only when present; an access token without an expiry is never accepted.
   if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw new TokenRejectedError('no exp');
+  // RFC 9068 §2.2 requires `iat`. One further ahead than the clock skew allowed for is no token of a sane IdP
+  // (and a token dated ahead would outlive any issued-before cut-off).
+  if (typeof claims.iat !== 'number' || !Number.isFinite(claims.iat)) throw new TokenRejectedError('no iat');
+  if (claims.iat > nowMs / 1000 + policy.clockToleranceSec) throw new TokenRejectedError('iat in the future');
   // ID-token markers (RFC 9068 §4 / RFC 8725 §3.11): matters when `typ` is not enforced (AUTH_REQUIRE_AT_JWT=false).
   if (claims.nonce !== undefined || claims.at_hash !== undefined) throw new TokenRejectedError('id token');
+  // An identifier that could never be stored, audited or revoked (NUL, lone surrogates) makes the whole token
+  // invalid, also where the claim is optional or its values would otherwise be skipped (scopes).
+  for (const name of [policy.agentClaim, 'jti', 'uti', 'client_id', 'azp', ...policy.scopeClaims]) {
+    const value = claims[name];
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === 'string' && !isStorableText(v))) {
+      throw new TokenRejectedError(`unstorable text in ${name}`);
+    }
+  }
   const agentId = identifier(claims[policy.agentClaim]);
   if (!agentId) throw new TokenRejectedError(`no ${policy.agentClaim}`);
   // The revocation handle. Entra ID names it `uti`.
@@ -46,14 +64,9 @@ export function principalFromClaims(claims: Record<string, unknown>, policy: Cla
   };
 }
 
-/** A usable id: PostgreSQL text cannot hold NUL, so an id with one could never be looked up (grants, revocations). */
+/** A usable id (its text was checked above): a non-empty string that fits the indexed columns. */
 function identifier(value: unknown): string | undefined {
-  return typeof value === 'string' &&
-    value.length > 0 &&
-    value.length <= MAX_ID_LENGTH &&
-    !value.includes('\u0000')
-    ? value
-    : undefined;
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH ? value : undefined;
 }
 
 /**

@@ -34,8 +34,8 @@ export const VERIFIED_TOKEN_CACHE_DEFAULTS = { maxEntries: 10_000, maxAgeMs: 60_
 /**
  * Successful JWT signature verifications, so that a token presented again skips the signature check (ES256
  * verification was ~4% of server CPU per call). Only verification is cached, never a decision:
- * - an entry is stored only after the full check succeeded (signature, issuer, time, audience, claims, and the
- *   token was not revoked); a failure is never stored;
+ * - an entry is stored only after the full verification succeeded (signature, issuer, time, audience, claims);
+ *   a failure is never stored;
  * - the revocation list is still read from the database on every request (JwtStrategy does that after a hit);
  * - exp and nbf are rechecked on every use with the same leeway, and an entry is never used past its token's
  *   `exp` + leeway, nor more than `maxAgeMs` (60 s) after it was stored;

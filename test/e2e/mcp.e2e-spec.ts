@@ -175,7 +175,12 @@ describe(`MCP endpoint, stateless (${databaseKind})`, () => {
   });
 
   it('answers malformed JSON with 400 and a JSON-RPC error', async () => {
-    const res = await fetch(app.mcpUrl, { method: 'POST', headers: HEADERS, body: '{"jsonrpc": "2.0", ' });
+    // Authenticated: without a token the body is never read (401 first).
+    const res = await fetch(app.mcpUrl, {
+      method: 'POST',
+      headers: { ...HEADERS, ...auth.get(app) },
+      body: '{"jsonrpc": "2.0", ',
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
   });
