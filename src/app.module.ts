@@ -14,7 +14,6 @@ import { HealthModule } from './health/health.module.js';
 import { McpModule } from './mcp/mcp.module.js';
 import { HttpTimingInterceptor } from './metrics/http-timing.interceptor.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-import { OriginGuard } from './common/origin.guard.js';
 import { RateLimitGuard } from './resilience/rate-limit.guard.js';
 import { RateLimitModule } from './resilience/rate-limit.module.js';
 import { ToolPacksModule } from './tool-modules/tool-packs.module.js';
@@ -40,11 +39,11 @@ export class AppModule {
         AdminModule,
         RateLimitModule,
       ],
-      // Global guards run in this order: Origin/Host (403) → authentication (401) → scopes (403)
+      // The Origin/Host check (403) runs before all of these, as the first request hook (app.factory.ts).
+      // Global guards run in this order: authentication (401) → scopes (403)
       // → rate limits (429; keyed on the authenticated agent, so it must stay after authentication).
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
-        { provide: APP_GUARD, useClass: OriginGuard },
         { provide: APP_GUARD, useExisting: BearerAuthGuard },
         { provide: APP_GUARD, useExisting: ScopeGuard },
         { provide: APP_GUARD, useExisting: RateLimitGuard },

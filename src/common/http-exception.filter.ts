@@ -1,6 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { outageCause, outageLog } from './logging/outage-log.js';
 import { DomainError, type ErrorCode } from './domain-error.js';
+import { isMcpRoute } from './mcp-route.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_REQUEST: HttpStatus.BAD_REQUEST,
@@ -18,7 +20,12 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_TOKEN: HttpStatus.UNAUTHORIZED,
   INSUFFICIENT_SCOPE: HttpStatus.FORBIDDEN,
   AUTH_UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
+  SHUTTING_DOWN: HttpStatus.SERVICE_UNAVAILABLE,
+  DEPENDENCY_UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
 };
+
+/** `Retry-After` of a 503 that names none itself: the outage may be short, and another replica may answer now. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;
 
 /** Errors raised while serving HTTP may add response headers (e.g. `WWW-Authenticate`, `Retry-After`). */
 export interface WithHeaders {
@@ -26,8 +33,9 @@ export interface WithHeaders {
 }
 
 /**
- * The HTTP transport's one error mapper. `/mcp` answers with a JSON-RPC error envelope (clients parse it), every
- * other route with `{ statusCode, code, message }`. Unknown errors are logged in full and answered generically.
+ * The HTTP transport's one error mapper. The MCP route answers with a JSON-RPC error envelope (clients parse it),
+ * every other route with `{ statusCode, code, message }`. Every 503 carries `Retry-After`. Unknown errors are
+ * logged in full and answered generically.
  */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
@@ -38,30 +46,41 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     const { status, code, message } = describe(error);
-    if (status >= 500) this.logger.error(error);
+    // 503s of an outage (and their causes) once per cause per interval; anything else in full (OutageLog).
+    if (status >= 500) outageLog.report(this.logger, error, 'request failed');
     if (reply.sent || reply.raw.headersSent) return;
 
     for (const [name, value] of Object.entries((error as WithHeaders).headers ?? {}))
       reply.header(name, value);
-    const isMcp = request.url.split('?')[0].startsWith('/mcp');
-    if (isMcp) {
-      reply.status(status).send({
-        jsonrpc: '2.0',
-        // DomainError details (e.g. `retryAfterSeconds` of RATE_LIMITED) travel in `data` next to the code.
-        error: {
-          code: jsonRpcCode(status, code),
-          message,
-          data: { ...(error instanceof DomainError && error.details), code },
-        },
-        id: null,
-      });
-    } else if (error instanceof HttpException && typeof error.getResponse() === 'object') {
+    if (status === 503 && !reply.hasHeader('retry-after'))
+      reply.header('retry-after', String(DEFAULT_RETRY_AFTER_SECONDS));
+    const details = error instanceof DomainError ? error.details : undefined;
+    if (!isMcpRoute(request) && error instanceof HttpException && typeof error.getResponse() === 'object') {
       reply.status(status).send(error.getResponse()); // e.g. terminus health reports keep their own body
     } else {
-      const details = error instanceof DomainError ? error.details : undefined;
-      reply.status(status).send({ statusCode: status, code, message, ...(details && { details }) });
+      reply.status(status).send(errorBody(request, status, code, message, details));
     }
   }
+}
+
+/**
+ * The error body of a request: a JSON-RPC error envelope on the MCP route, `{ statusCode, code, message }`
+ * elsewhere. Also used by answers sent outside Nest's exception layer (the shutdown answer in app.factory.ts).
+ */
+export function errorBody(
+  request: Pick<FastifyRequest, 'routeOptions'>,
+  status: number,
+  code: string,
+  message: string,
+  details?: Record<string, unknown>,
+): Record<string, unknown> {
+  if (!isMcpRoute(request)) return { statusCode: status, code, message, ...(details && { details }) };
+  return {
+    jsonrpc: '2.0',
+    // DomainError details (e.g. `retryAfterSeconds` of RATE_LIMITED) travel in `data` next to the code.
+    error: { code: jsonRpcCode(status, code), message, data: { ...details, code } },
+    id: null,
+  };
 }
 
 function describe(error: unknown): { status: number; code: string; message: string } {
@@ -89,6 +108,15 @@ function describe(error: unknown): { status: number; code: string; message: stri
     fastify.code?.startsWith('FST_')
   ) {
     return { status: fastify.statusCode, code: fastify.code, message: fastify.message ?? 'Bad request' };
+  }
+  // A database (or other dependency) that is down or did not answer within its bound is an outage, not a bug:
+  // 503 + Retry-After, so clients and load balancers try again (e.g. an /admin read during a lock or a freeze).
+  if (outageCause(error) !== undefined) {
+    return {
+      status: HttpStatus.SERVICE_UNAVAILABLE,
+      code: 'DEPENDENCY_UNAVAILABLE',
+      message: 'A dependency of the service is unavailable; retry later',
+    };
   }
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,

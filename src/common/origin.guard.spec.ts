@@ -1,12 +1,10 @@
-import type { ExecutionContext } from '@nestjs/common';
 import { loadConfig } from '../config/app-config.js';
 import { DomainError } from './domain-error.js';
 import { OriginGuard } from './origin.guard.js';
 
-function contextWith(headers: Record<string, string>): ExecutionContext {
-  return {
-    switchToHttp: () => ({ getRequest: () => ({ headers, url: '/mcp' }) }),
-  } as unknown as ExecutionContext;
+/** A request as Fastify's router matched it: `route` is the route pattern (null: nothing matched, a 404). */
+function requestWith(headers: Record<string, string>, route: string | null = '/mcp') {
+  return { headers, routeOptions: { url: route ?? undefined } } as Parameters<OriginGuard['check']>[0];
 }
 
 describe('OriginGuard', () => {
@@ -20,7 +18,7 @@ describe('OriginGuard', () => {
     [{ host: '127.0.0.1:3000', origin: 'https://mcp.example.com' }],
     [{ host: 'mcp.example.com', origin: 'https://app.example.com' }],
   ])('lets %j through', (headers) => {
-    expect(guard.canActivate(contextWith(headers))).toBe(true);
+    expect(() => guard.check(requestWith(headers))).not.toThrow();
   });
 
   it.each([
@@ -29,7 +27,13 @@ describe('OriginGuard', () => {
     [{ host: 'mcp.example.com', origin: 'https://evil.example' }, 'FORBIDDEN_ORIGIN'],
     [{ host: 'mcp.example.com', origin: 'null' }, 'FORBIDDEN_ORIGIN'],
   ])('rejects %j with %s', (headers, code) => {
-    expect(() => guard.canActivate(contextWith(headers))).toThrow(DomainError);
-    expect(() => guard.canActivate(contextWith(headers))).toThrow(expect.objectContaining({ code }) as Error);
+    expect(() => guard.check(requestWith(headers))).toThrow(DomainError);
+    expect(() => guard.check(requestWith(headers))).toThrow(expect.objectContaining({ code }) as Error);
+  });
+
+  it('decides on the matched route, not on a URL: other routes and unmatched requests are not its business', () => {
+    const evil = { host: 'evil.example', origin: 'https://evil.example' };
+    expect(() => guard.check(requestWith(evil, '/health/ready'))).not.toThrow();
+    expect(() => guard.check(requestWith(evil, null))).not.toThrow();
   });
 });

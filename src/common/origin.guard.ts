@@ -1,14 +1,15 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from './domain-error.js';
+import { isMcpRoute } from './mcp-route.js';
 
 /**
- * DNS-rebinding protection for the MCP endpoint (MCP transport spec: servers MUST validate Origin). Runs before
- * authentication, so a hostile page gets 403 without learning anything about auth.
+ * DNS-rebinding protection for the MCP endpoint (MCP transport spec: servers MUST validate Origin). Run as the
+ * first `onRequest` hook (app.factory.ts), not as a Nest guard: it must answer before anything else does (the
+ * authentication hook, body parsing), so a hostile page gets 403 without learning anything about auth and
+ * without us reading its body.
  */
-@Injectable()
-export class OriginGuard implements CanActivate {
+export class OriginGuard {
   private readonly origins: Set<string>;
   private readonly hosts: Set<string>;
 
@@ -17,10 +18,11 @@ export class OriginGuard implements CanActivate {
     this.hosts = new Set(config.http.allowedHosts.map((h) => h.toLowerCase()));
   }
 
-  canActivate(context: ExecutionContext): boolean {
-    const { headers, url } = context.switchToHttp().getRequest<FastifyRequest>();
+  /** Throws FORBIDDEN_HOST / FORBIDDEN_ORIGIN for a request on the MCP route the policy refuses. */
+  check(request: Pick<FastifyRequest, 'headers' | 'routeOptions'>): void {
     // Only the MCP endpoint is browser-reachable with ambient trust; probes send arbitrary Host headers.
-    if (!url.startsWith('/mcp')) return true;
+    if (!isMcpRoute(request)) return;
+    const { headers } = request;
     if (!this.hosts.has('*') && !this.hosts.has(hostnameOf(headers.host))) {
       throw new DomainError('FORBIDDEN_HOST', 'Host header not allowed');
     }
@@ -28,7 +30,6 @@ export class OriginGuard implements CanActivate {
     if (origin !== undefined && !this.origins.has('*') && !this.origins.has(origin)) {
       throw new DomainError('FORBIDDEN_ORIGIN', 'Origin not allowed');
     }
-    return true;
   }
 }
 

@@ -6,21 +6,27 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
+import { MCP_ROUTE } from '../common/mcp-route.js';
 import { principalOf } from '../common/principal.js';
 import { authInfoFor, McpServerFactory } from './mcp-server.factory.js';
 import { SessionRegistry, type ResolvedSession } from './session-registry.service.js';
 import { SharedServer } from './shared-server.service.js';
 
 const SESSION_HEADER = 'mcp-session-id';
+/**
+ * JSON-RPC batches came with protocol 2025-03-26 and went with 2025-06-18. Versions are dates, so they compare as
+ * strings; a request without the header is a 2025-03-26 one (transport spec: "assume 2025-03-26").
+ */
+const BATCHES_REMOVED_IN = '2025-06-18';
 
 /**
- * `/mcp`: MCP Streamable HTTP. Global guards (Origin/Host, auth, scope, rate limit) have run before a handler
- * here. Stateless mode answers plain requests on the SharedServer and hands the rest to an SDK transport with a
- * server per request (cheap: see McpServerFactory). Stateful mode routes by `Mcp-Session-Id`: the session's live
- * transport when this replica opened it, otherwise a per-request server, since the shared store vouches for the
- * session.
+ * `/mcp`: MCP Streamable HTTP. The Origin/Host hook and the global guards (auth, scope, rate limit) have run
+ * before a handler here. Stateless mode answers plain requests on the SharedServer and hands the rest to an SDK
+ * transport with a server per request (cheap: see McpServerFactory). Stateful mode routes by `Mcp-Session-Id`:
+ * the session's live transport when this replica opened it, otherwise a per-request server, since the shared
+ * store vouches for the session.
  */
-@Controller('mcp')
+@Controller(MCP_ROUTE)
 export class McpController {
   constructor(
     private readonly config: AppConfig,
@@ -31,6 +37,7 @@ export class McpController {
 
   @Post()
   async post(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    refuseRemovedBatch(req);
     if (this.config.mcp.sessionMode === 'stateless') {
       if (this.shared.accepts(req)) return this.shared.serve(req, reply, { authInfo: authOf(req) });
       return this.handlePerRequest(req, reply);
@@ -79,6 +86,7 @@ export class McpController {
       sessionIdGenerator: undefined,
       // JSON is cheapest, but a request asking for progress gets SSE so its notifications reach the client.
       enableJsonResponse: !wantsProgress(req.body),
+      keepAliveMs: this.config.mcp.sseHeartbeatMs,
     });
     reply.raw.on('close', () => void server.close());
     await server.connect(transport);
@@ -125,6 +133,17 @@ function authOf(req: FastifyRequest): AuthInfo {
     remoteAddr: req.ip,
     userAgent: req.headers['user-agent'],
   });
+}
+
+/** A batch under a protocol version without batches: -32600 before the SDK (which accepts any batch) sees it. */
+function refuseRemovedBatch(req: FastifyRequest): void {
+  const version = req.headers['mcp-protocol-version'];
+  if (Array.isArray(req.body) && typeof version === 'string' && version >= BATCHES_REMOVED_IN) {
+    throw new DomainError(
+      'INVALID_REQUEST',
+      `JSON-RPC batches were removed in protocol version ${BATCHES_REMOVED_IN}: send one message per request`,
+    );
+  }
 }
 
 function methodNotAllowed(reply: FastifyReply, allow: string, message: string): void {

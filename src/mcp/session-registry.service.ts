@@ -87,6 +87,8 @@ export class SessionRegistry implements BeforeApplicationShutdown, OnApplication
       // told when, by the priming event's `retry`).
       eventStore: new SessionEventStore(),
       retryInterval: RECONNECT_AFTER_MS,
+      // Comment lines on every SSE stream of the session (the GET stream too), so idle proxies do not cut it.
+      keepAliveMs: this.config.mcp.sseHeartbeatMs,
       // Awaited by the SDK before it answers: the row exists before the client learns the id.
       onsessioninitialized: async (id) => {
         await this.store.create(
