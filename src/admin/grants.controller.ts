@@ -1,8 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AuditRecorder } from '../audit/audit-recorder.js';
 import { DomainError } from '../common/domain-error.js';
 import { principalOf } from '../common/principal.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
@@ -10,22 +9,32 @@ import { PermissionsService } from '../permissions/permissions.service.js';
 import { PromptRegistry } from '../tools/prompt-registry.service.js';
 import { ResourceRegistry } from '../tools/resource-registry.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
-import { CreateGrantBody, GrantIdParam, ListGrantsQuery } from './admin.schemas.js';
-import { auditAdmin } from '../audit/admin-action.js';
-import { RequireScopes } from '../auth/require-scopes.decorator.js';
-import { ADMIN_SCOPE } from '../auth/scopes.js';
+import { auditedAnswer, CreateGrantBody, GrantIdParam, ListGrantsQuery } from './admin.schemas.js';
+import { adminActor, AdminAudit, AUDIT_ID_HEADER } from '../audit/admin-action.js';
+import { AdminScopes } from '../auth/admin-scopes.decorator.js';
+
+/** What a grant looks like in answers (OpenAPI). */
+const GRANT_PROPERTIES = {
+  id: { type: 'string', format: 'uuid' },
+  agentId: { type: 'string' },
+  toolName: { type: 'string' },
+  toolVersion: { type: 'string', nullable: true },
+  grantedBy: { type: 'string' },
+  grantedAt: { type: 'string', format: 'date-time' },
+  expiresAt: { type: 'string', format: 'date-time', nullable: true },
+};
 
 @ApiTags('admin')
 @ApiBearerAuth()
 @Controller('admin/grants')
-@RequireScopes(ADMIN_SCOPE)
+@AdminScopes()
 export class GrantsController {
   constructor(
     private readonly permissions: PermissionsService,
     private readonly tools: ToolRegistry,
     private readonly resources: ResourceRegistry,
     private readonly prompts: PromptRegistry,
-    private readonly audit: AuditRecorder,
+    private readonly audit: AdminAudit,
   ) {}
 
   @Post()
@@ -33,8 +42,10 @@ export class GrantsController {
     summary: 'Grant an agent the right to call a tool (optionally one version, optionally until a time)',
   })
   @ApiBody({ schema: z.toJSONSchema(CreateGrantBody, { io: 'input' }) as object })
+  @ApiResponse(auditedAnswer(201, 'The grant, with the id of its audit row', GRANT_PROPERTIES))
   async create(
     @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
     @Body(new ZodValidationPipe(CreateGrantBody)) body: CreateGrantBody,
   ) {
     if (!this.exists(body.toolName)) {
@@ -43,14 +54,14 @@ export class GrantsController {
         `Unknown tool, resource:<name> or prompt:<name>: ${body.toolName}`,
       );
     }
-    const admin = principalOf(req);
-    const grant = await this.permissions.grant({ ...body, grantedBy: admin.agentId });
-    await auditAdmin(this.audit, req, 'grant.create', {
-      grantId: grant.id,
-      agent: grant.agentId,
-      tool: grant.toolName,
-    });
-    return grant;
+    const { result: grant, auditId } = await this.audit.act(
+      adminActor(req),
+      'grant.create',
+      (manager) => this.permissions.grant({ ...body, grantedBy: principalOf(req).agentId }, manager),
+      (created) => ({ grantId: created.id, agent: created.agentId, tool: created.toolName }),
+    );
+    if (auditId) reply.header(AUDIT_ID_HEADER, auditId);
+    return { ...grant, auditId };
   }
 
   /** `toolName` is a tool name, or `resource:<name>` / `prompt:<name>` (see docs/extending.md). */
@@ -70,10 +81,22 @@ export class GrantsController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Revoke a grant; effective on the next call' })
-  async revoke(@Req() req: FastifyRequest, @Param('id', new ZodValidationPipe(GrantIdParam)) id: string) {
-    if (!(await this.permissions.revoke(id, principalOf(req).agentId))) {
-      throw new DomainError('NOT_FOUND', `No active grant ${id}`);
-    }
-    await auditAdmin(this.audit, req, 'grant.revoke', { grantId: id });
+  @ApiResponse(auditedAnswer(204, 'Revoked; the Audit-Id header names the audit row'))
+  async revoke(
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Param('id', new ZodValidationPipe(GrantIdParam)) id: string,
+  ): Promise<void> {
+    const { auditId } = await this.audit.act(
+      adminActor(req),
+      'grant.revoke',
+      async (manager) => {
+        if (!(await this.permissions.revoke(id, principalOf(req).agentId, manager))) {
+          throw new DomainError('NOT_FOUND', `No active grant ${id}`);
+        }
+      },
+      () => ({ grantId: id }),
+    );
+    if (auditId) reply.header(AUDIT_ID_HEADER, auditId);
   }
 }

@@ -1,16 +1,15 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AuditRecorder } from '../audit/audit-recorder.js';
-import { RequireScopes } from '../auth/require-scopes.decorator.js';
-import { ADMIN_SCOPE } from '../auth/scopes.js';
+import { adminActor, AdminAudit, AUDIT_ID_HEADER } from '../audit/admin-action.js';
+import { AdminScopes } from '../auth/admin-scopes.decorator.js';
 import { DomainError } from '../common/domain-error.js';
 import { principalOf } from '../common/principal.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { ToolSwitchService } from '../resilience/tool-switch.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
-import { auditAdmin } from '../audit/admin-action.js';
+import { auditedAnswer } from './admin.schemas.js';
 
 export const SwitchBody = z.strictObject({
   /** One version only; omit to switch every version of the tool. */
@@ -19,6 +18,13 @@ export const SwitchBody = z.strictObject({
 });
 export type SwitchBody = z.infer<typeof SwitchBody>;
 
+/** What a switch answer looks like (OpenAPI). */
+const SWITCH_PROPERTIES = {
+  tool: { type: 'string' },
+  version: { type: 'string', nullable: true },
+  disabled: { type: 'boolean' },
+};
+
 /**
  * The kill switch: an operator switches a tool (or one version) off and on at runtime. The state is a row in
  * `tool_switch`, read by every call on every replica, so it holds from the next call on: the tool disappears
@@ -26,13 +32,13 @@ export type SwitchBody = z.infer<typeof SwitchBody>;
  */
 @ApiTags('admin')
 @ApiBearerAuth()
-@RequireScopes(ADMIN_SCOPE)
+@AdminScopes()
 @Controller('admin/tools')
 export class ToolSwitchController {
   constructor(
     private readonly switches: ToolSwitchService,
     private readonly registry: ToolRegistry,
-    private readonly audit: AuditRecorder,
+    private readonly audit: AdminAudit,
   ) {}
 
   @Get('disabled')
@@ -47,15 +53,22 @@ export class ToolSwitchController {
     summary: 'Switch a tool (or one version) off, effective on the next call on every replica',
   })
   @ApiBody({ schema: z.toJSONSchema(SwitchBody, { io: 'input' }) as object, required: false })
+  @ApiResponse(auditedAnswer(200, 'Switched off, with the id of the audit row', SWITCH_PROPERTIES))
   async disable(
     @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
     @Param('name') name: string,
     @Body(new ZodValidationPipe(SwitchBody)) body: SwitchBody,
   ) {
     const version = this.known(name, body.version);
-    await this.switches.disable(name, version, principalOf(req).agentId, body.reason);
-    await auditAdmin(this.audit, req, 'tool.disable', { tool: name, version, reason: body.reason });
-    return { tool: name, version, disabled: true };
+    const { auditId } = await this.audit.act(
+      adminActor(req),
+      'tool.disable',
+      (manager) => this.switches.disable(name, version, principalOf(req).agentId, body.reason, manager),
+      () => ({ tool: name, version, reason: body.reason }),
+    );
+    if (auditId) reply.header(AUDIT_ID_HEADER, auditId);
+    return { tool: name, version, disabled: true, auditId };
   }
 
   @Post(':name/enable')
@@ -64,15 +77,27 @@ export class ToolSwitchController {
     summary: 'Switch a tool (or one version) back on; a switch on every version still applies',
   })
   @ApiBody({ schema: z.toJSONSchema(SwitchBody, { io: 'input' }) as object, required: false })
+  @ApiResponse(
+    auditedAnswer(200, 'Switched back on, with the id of the audit row', {
+      ...SWITCH_PROPERTIES,
+      removed: { type: 'boolean', description: 'false when this tool/version was not switched off' },
+    }),
+  )
   async enable(
     @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
     @Param('name') name: string,
     @Body(new ZodValidationPipe(SwitchBody)) body: SwitchBody,
   ) {
     const version = this.known(name, body.version);
-    const removed = await this.switches.enable(name, version);
-    await auditAdmin(this.audit, req, 'tool.enable', { tool: name, version, removed });
-    return { tool: name, version, disabled: false, removed };
+    const { result: removed, auditId } = await this.audit.act(
+      adminActor(req),
+      'tool.enable',
+      (manager) => this.switches.enable(name, version, manager),
+      (wasRemoved) => ({ tool: name, version, removed: wasRemoved }),
+    );
+    if (auditId) reply.header(AUDIT_ID_HEADER, auditId);
+    return { tool: name, version, disabled: false, removed, auditId };
   }
 
   private known(name: string, version: string | undefined): string | null {

@@ -29,7 +29,11 @@ export interface AuditEventInput {
  * `recordInTransaction` writes inside the caller's transaction, so a state change and its audit row commit together.
  */
 export abstract class AuditRecorder {
-  abstract record(event: AuditEventInput): Promise<void>;
+  /**
+   * Resolves once the row is committed; rejects with AUDIT_UNAVAILABLE if it cannot be by `deadline` (epoch ms;
+   * default: the database's answer bound from now). A row still queued at its deadline is never written.
+   */
+  abstract record(event: AuditEventInput, deadline?: number): Promise<void>;
   abstract recordInTransaction(manager: EntityManager, event: AuditEventInput): Promise<void>;
   /**
    * For a statement that makes changes and audits them at once (atomic and one round trip, with no transaction):

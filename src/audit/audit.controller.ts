@@ -2,8 +2,7 @@ import { Readable } from 'node:stream';
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RequireScopes } from '../auth/require-scopes.decorator.js';
-import { ADMIN_SCOPE } from '../auth/scopes.js';
+import { AdminScopes } from '../auth/admin-scopes.decorator.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import {
   AuditQueryService,
@@ -14,21 +13,20 @@ import {
   type AuditPage,
   type AuditQuery,
 } from './audit-query.service.js';
-import { auditAdmin } from './admin-action.js';
-import { AuditRecorder } from './audit-recorder.js';
+import { adminActor, AdminAudit } from './admin-action.js';
 
 /**
- * `/admin/audit`: read the audit trail (scope `mcp:admin`). Reading it is itself an admin action and leaves a
+ * `/admin/audit`: read the audit trail (scope `mcp:admin` or `mcp:admin:read`). Reading it is itself an admin action and leaves a
  * row (`kind=admin`, outcome `audit.query` / `audit.export`) before any data is returned.
  */
 @ApiTags('admin')
 @ApiBearerAuth()
-@RequireScopes(ADMIN_SCOPE)
+@AdminScopes()
 @Controller('admin/audit')
 export class AuditController {
   constructor(
     private readonly query: AuditQueryService,
-    private readonly audit: AuditRecorder,
+    private readonly audit: AdminAudit,
   ) {}
 
   @Get()
@@ -62,7 +60,7 @@ export class AuditController {
   }
 
   private recordAccess(req: FastifyRequest, action: string, filter: AuditFilter): Promise<void> {
-    return auditAdmin(this.audit, req, action, { filter: withoutPaging(filter) });
+    return this.audit.recordAccess(adminActor(req), action, { filter: withoutPaging(filter) });
   }
 }
 

@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { AdminAudit } from './admin-action.js';
 import { AuditQueryService } from './audit-query.service.js';
 import { AuditRecorder } from './audit-recorder.js';
 import { AuditController } from './audit.controller.js';
@@ -11,7 +12,12 @@ import { AuditService } from './audit.service.js';
 @Global()
 @Module({
   controllers: [AuditController],
-  providers: [AuditService, AuditQueryService, { provide: AuditRecorder, useExisting: AuditService }],
-  exports: [AuditRecorder, AuditService, AuditQueryService],
+  providers: [
+    AuditService,
+    AuditQueryService,
+    AdminAudit,
+    { provide: AuditRecorder, useExisting: AuditService },
+  ],
+  exports: [AuditRecorder, AuditService, AuditQueryService, AdminAudit],
 })
 export class AuditModule {}

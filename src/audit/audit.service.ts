@@ -2,6 +2,8 @@ import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import type { EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
+import { outageLog } from '../common/logging/outage-log.js';
+import { toStorableText } from '../common/storable-text.js';
 import { AppConfig } from '../config/app-config.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
 import { AuditRecorder, type AuditEventInput, type AuditInsert } from './audit-recorder.js';
@@ -43,6 +45,8 @@ const INSERT_ROWS: Statement = {
   text: `INSERT INTO audit_event (${COLUMNS.join(', ')})
          SELECT * FROM unnest(${arrayParams(1)})`,
 };
+/** The same for one row, answering its id (an admin action names its audit row). */
+const INSERT_ROW_RETURNING_ID = `${INSERT_ROWS.text} RETURNING id::text AS id`;
 
 /** `$first::timestamptz[], $first+1::text[], …`: one array parameter per column. */
 function arrayParams(first: number): string {
@@ -76,7 +80,8 @@ export interface FlushReport {
  * ONE multi-row INSERT, i.e. one round trip and one commit for the whole group. A flush starts when none is in
  * progress, or as soon as a full batch is waiting; rows that arrive during a flush go out together in the next.
  * If the database fails, every caller in the batch gets `AUDIT_UNAVAILABLE` (fail closed); a row the database
- * rejects as data (class 22/23) is isolated so it cannot fail its neighbours.
+ * rejects as data (class 22/23) is isolated by bisection so it cannot fail its neighbours (see `isolate`).
+ * Every row is sanitised to what PostgreSQL accepts first (`toRow`), so such a row is a bug, not an input.
  */
 @Injectable()
 export class AuditService extends AuditRecorder implements BeforeApplicationShutdown {
@@ -84,8 +89,11 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
   private readonly inFlight = new Set<Promise<void>>();
   private scheduled = false;
   private readonly observers: ((report: FlushReport) => void)[] = [];
-  /** Counters for tests and diagnostics: flushes is the number of INSERT statements issued by `record()`. */
-  readonly stats = { flushes: 0, rows: 0, largestBatch: 0, failures: 0 };
+  /**
+   * Counters for tests and diagnostics: `flushes` counts group commits, `statements` every INSERT issued for
+   * `record()` (a flush is one, unless a refused row has to be isolated).
+   */
+  readonly stats = { flushes: 0, statements: 0, rows: 0, largestBatch: 0, failures: 0 };
 
   constructor(
     private readonly sql: HotSql,
@@ -110,24 +118,49 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
     this.observers.push(observer);
   }
 
-  record(event: AuditEventInput): Promise<void> {
+  record(
+    event: AuditEventInput,
+    deadline = Date.now() + this.config.database.answerTimeoutMs,
+  ): Promise<void> {
     if (!this.enabled) return Promise.resolve();
-    let row: Row;
-    try {
-      row = toRow(event); // e.g. a `detail` JSON cannot represent (a cycle, a BigInt)
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+    const row = toRow(event); // never throws: whatever the event holds, the row is one PostgreSQL accepts
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
+      // Bounded wait (issue #15 §4): at its deadline the caller stops waiting; a row still queued is withdrawn
+      // (never written), one in flight may still commit.
+      const timer = setTimeout(() => {
+        const queued = this.queue.indexOf(pending);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        reject(unavailable(new Error('the audit row was not committed in time')));
+      }, deadline - Date.now());
+      const pending: Pending = {
+        row,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.queue.push(pending);
       this.schedule();
     });
   }
 
   async recordInTransaction(manager: EntityManager, event: AuditEventInput): Promise<void> {
-    if (!this.enabled) return;
+    await this.insertInTransaction(manager, event);
+  }
+
+  /**
+   * Writes the row inside the caller's transaction and answers its id (undefined when the trail is off), for an
+   * action that must commit together with its row and name it in its answer (admin actions, AdminAudit).
+   */
+  async insertInTransaction(manager: EntityManager, event: AuditEventInput): Promise<string | undefined> {
+    if (!this.enabled) return undefined;
     try {
-      await manager.query(INSERT_ROWS.text, columnsOf([toRow(event)]));
+      const rows: { id: string }[] = await manager.query(INSERT_ROW_RETURNING_ID, columnsOf([toRow(event)]));
+      return rows[0].id;
     } catch (error) {
       throw unavailable(error);
     }
@@ -205,10 +238,9 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
       ok = false;
       this.stats.failures++;
       if (batch.length > 1 && isDataError(error)) {
-        await this.isolate(batch);
+        await this.isolate(batch, error);
       } else {
-        this.logger.error({ err: error, rows: batch.length }, 'audit flush failed');
-        for (const p of batch) p.reject(unavailable(error));
+        this.fail(batch, error);
       }
     }
     const report = { rows: batch.length, seconds: (performance.now() - started) / 1000, ok };
@@ -222,20 +254,51 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
   }
 
   private async insert(rows: Row[]): Promise<void> {
+    this.stats.statements++;
     await this.sql.rows(INSERT_ROWS, columnsOf(rows));
   }
 
-  /** One row at a time, so that a row the database refuses fails alone. */
-  private async isolate(batch: Pending[]): Promise<void> {
-    for (const p of batch) {
+  /**
+   * `batch` failed as a whole with a data error, so it holds at least one row the database refuses. Bisection
+   * finds one in ⌈log₂ n⌉ statements: try the first half of the suspect rows; if it commits, the refused row is
+   * in the second half, else in the first, and the untried second half waits. A suspect set of one row is the
+   * refused row (its caller gets AUDIT_UNAVAILABLE). Then the rows that waited go out in one more statement,
+   * isolated the same way if it fails too: one refused row among n costs at most ⌈log₂ n⌉ + 1 statements after the
+   * failed flush, k of them at most k·(⌈log₂ n⌉ + 1), instead of n single-row INSERTs. Any other error fails every
+   * row not yet written, at once.
+   */
+  private async isolate(batch: Pending[], refusal: unknown): Promise<void> {
+    let suspects = batch;
+    const waiting: Pending[] = [];
+    while (suspects.length > 1) {
+      const half = suspects.slice(0, suspects.length >> 1);
       try {
-        await this.insert([p.row]);
-        p.resolve();
+        await this.insert(half.map((p) => p.row));
       } catch (error) {
-        this.logger.error({ err: error }, 'audit row rejected by the database');
-        p.reject(unavailable(error));
+        if (!isDataError(error)) return this.fail([...suspects, ...waiting], error);
+        refusal = error;
+        waiting.push(...suspects.slice(half.length));
+        suspects = half;
+        continue;
       }
+      for (const p of half) p.resolve();
+      suspects = suspects.slice(half.length);
     }
+    this.fail(suspects, refusal, 'audit row refused by the database');
+    if (waiting.length === 0) return;
+    try {
+      await this.insert(waiting.map((p) => p.row));
+    } catch (error) {
+      if (waiting.length > 1 && isDataError(error)) return this.isolate(waiting, error);
+      return this.fail(waiting, error);
+    }
+    for (const p of waiting) p.resolve();
+  }
+
+  /** Fails these rows' callers closed; the log says why, once per outage cause (not once per flush). */
+  private fail(rows: Pending[], error: unknown, message = 'audit flush failed'): void {
+    outageLog.report(this.logger, error, message, { rows: rows.length });
+    for (const p of rows) p.reject(unavailable(error));
   }
 }
 
@@ -256,10 +319,20 @@ function isDataError(error: unknown): boolean {
 
 /** Longest text stored per column: callers may pass attacker-chosen strings (e.g. an unknown tool's name). */
 const MAX_TEXT = 512;
+/** Deepest nesting kept in `detail`: beyond any arguments the pipeline accepts (64 levels) and their wrapping. */
+const MAX_DETAIL_DEPTH = 100;
+const TOO_DEEP = '[nested too deep]';
+const INT4_MAX = 2_147_483_647;
 
+/**
+ * The row as PostgreSQL accepts it, whatever the event holds; never throws. In every text column and in every
+ * string and key of `detail`, NUL and unpaired UTF-16 surrogates (which text and jsonb refuse) become U+FFFD;
+ * texts are cut at MAX_TEXT characters; numbers that are not finite, and byte counts int4 cannot hold, are null;
+ * `detail` keeps JSON values only (a BigInt as a string, a Date as its ISO time), at most MAX_DETAIL_DEPTH deep.
+ */
 function toRow(e: AuditEventInput): Row {
   return [
-    e.occurredAt ?? new Date(),
+    e.occurredAt instanceof Date && Number.isFinite(e.occurredAt.getTime()) ? e.occurredAt : new Date(),
     e.kind,
     text(e.agentId),
     text(e.clientId),
@@ -270,34 +343,54 @@ function toRow(e: AuditEventInput): Row {
     text(e.outcome) ?? 'unknown',
     text(e.errorCode),
     finite(e.durationMs),
-    finite(e.paramBytes),
-    finite(e.resultBytes),
+    byteCount(e.paramBytes),
+    byteCount(e.resultBytes),
     text(e.paramsSha256),
     text(e.remoteAddr),
     text(e.userAgent),
-    e.detail === undefined ? null : JSON.stringify(clean(e.detail)),
+    detailJson(e.detail),
   ];
 }
 
-/** PostgreSQL text cannot hold NUL; long values are cut. */
 function text(value: string | undefined): string | null {
-  if (value === undefined || value === null) return null;
-  const safe = value.replaceAll('\u0000', '\uFFFD');
-  return safe.length > MAX_TEXT ? `${safe.slice(0, MAX_TEXT - 1)}…` : safe;
+  if (typeof value !== 'string') return null;
+  return toStorableText(value.length > MAX_TEXT ? `${value.slice(0, MAX_TEXT - 1)}…` : value);
 }
 
 function finite(value: number | undefined): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-/** jsonb refuses `\u0000` in strings and keys; replace it wherever it occurs. */
-function clean(value: unknown): unknown {
-  if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD');
-  if (Array.isArray(value)) return value.map(clean);
-  if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k.replaceAll('\u0000', '\uFFFD'), clean(v)]),
-    );
+/** A size for an int4 column: unknown (null) when it does not fit. */
+function byteCount(value: number | undefined): number | null {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= INT4_MAX
+    ? value
+    : null;
+}
+
+function detailJson(detail: Record<string, unknown> | undefined): string | null {
+  if (detail === undefined) return null;
+  try {
+    return JSON.stringify(storable(detail, 0)) ?? null;
+  } catch {
+    return JSON.stringify({ unserializable: true }); // a throwing getter, or more text than a string can hold
   }
-  return value;
+}
+
+/** `value` as jsonb stores it (see `toRow`); undefined for what JSON leaves out (undefined, functions, symbols). */
+function storable(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return toStorableText(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'boolean' || value === null) return value;
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value !== 'object') return undefined;
+  if (value instanceof Date) return Number.isFinite(value.getTime()) ? value.toISOString() : null;
+  if (depth >= MAX_DETAIL_DEPTH) return TOO_DEEP; // also ends a cycle
+  if (Array.isArray(value)) return value.map((item) => storable(item, depth + 1) ?? null);
+  return Object.fromEntries(
+    Object.entries(value).flatMap(([key, item]) => {
+      const kept = storable(item, depth + 1);
+      return kept === undefined ? [] : [[toStorableText(key), kept]];
+    }),
+  );
 }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { Repository, type EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
+import { MAX_ID_LENGTH } from '../common/identifiers.js';
 import { CoalescedLookup } from '../database/coalesced-lookup.js';
 import { AppConfig } from '../config/app-config.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
@@ -14,7 +15,6 @@ export interface RevokeInput {
   reason?: string | null;
 }
 
-const MAX_JTI_LENGTH = 255;
 /** Beyond the clock leeway, how long an entry outlives its token's expiry (server and database clocks may differ). */
 const PRUNE_MARGIN_SEC = 300;
 const MAX_REASON_LENGTH = 500;
@@ -52,27 +52,31 @@ export class RevocationService {
     return new Map(rows.map((r) => [r.jti, true]));
   }, false);
 
-  /** Idempotent: revoking a revoked token again changes nothing and returns the original entry. */
-  async revoke(input: RevokeInput): Promise<RevokedTokenEntity> {
-    if (typeof input.jti !== 'string' || input.jti.length === 0 || input.jti.length > MAX_JTI_LENGTH) {
-      throw new DomainError('INVALID_REQUEST', `jti must be 1 to ${MAX_JTI_LENGTH} characters`);
+  /**
+   * Idempotent: revoking a revoked token again changes nothing and returns the original entry. `manager`: inside
+   * the caller's transaction (an admin action commits with its audit row, AdminAudit).
+   */
+  async revoke(input: RevokeInput, manager?: EntityManager): Promise<RevokedTokenEntity> {
+    if (typeof input.jti !== 'string' || input.jti.length === 0 || input.jti.length > MAX_ID_LENGTH) {
+      throw new DomainError('INVALID_REQUEST', `jti must be 1 to ${MAX_ID_LENGTH} characters`);
     }
     if (input.reason && input.reason.length > MAX_REASON_LENGTH) {
       throw new DomainError('INVALID_REQUEST', `reason must be at most ${MAX_REASON_LENGTH} characters`);
     }
-    await this.prune();
-    await this.revoked
+    const revoked = manager ? manager.getRepository(RevokedTokenEntity) : this.revoked;
+    await this.prune(revoked);
+    await revoked
       .createQueryBuilder()
       .insert()
       .values({ jti: input.jti, expiresAt: input.expiresAt ?? null, reason: input.reason ?? null })
       .orIgnore() // ON CONFLICT DO NOTHING: the first revocation (and its time) stands
       .execute();
-    return this.revoked.findOneByOrFail({ jti: input.jti });
+    return revoked.findOneByOrFail({ jti: input.jti });
   }
 
   /** Deletes the entries of tokens that can no longer be accepted anyway (expired beyond the leeway). */
-  async prune(): Promise<number> {
-    const result = await this.revoked
+  async prune(revoked = this.revoked): Promise<number> {
+    const result = await revoked
       .createQueryBuilder()
       .delete()
       .where('expires_at < now() - make_interval(secs => :seconds)', {

@@ -36,7 +36,8 @@ import type {
   ResourceDefinition,
 } from '../tools/resource-prompt.types.js';
 import { ResourceSubscriptions } from '../tools/resource-subscriptions.service.js';
-import { argumentsDigest, resultBytes } from '../tools/call-size.js';
+import { argumentsDigest, argumentsTooDeep, resultBytes } from '../tools/call-size.js';
+import { ArgumentsTooDeepError } from '../tools/steps/validation.step.js';
 import { isProtocolError, jsonRpcCodeOf, outcomeOfCode, settle } from '../tools/tool-errors.js';
 import type { RequestIdentity } from './mcp-server.factory.js';
 
@@ -177,7 +178,14 @@ export class McpFeatureHandlers {
     params: Record<string, unknown>,
     handler: () => Promise<T>,
   ): Promise<T> {
-    const { ending, occurredAt, durationMs } = await settle(handler);
+    const { ending, occurredAt, durationMs } = await settle(() => {
+      // The same shape check as tools/call (AuditStep): first, and audited like any other ending.
+      if (argumentsTooDeep(params)) {
+        const error = new ArgumentsTooDeepError();
+        throw new McpError(jsonRpcCodeOf(error), error.message, { code: error.code, ...error.details });
+      }
+      return handler();
+    });
     const { principal, requestId, remoteAddr, userAgent } = identityOf(extra.authInfo);
     const errorCode = 'error' in ending ? domainCodeOf(ending.error) : undefined;
     const digest = argumentsDigest({ arguments: params });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { Repository, type EntityManager } from 'typeorm';
 import { PermissionGrantEntity } from './permission-grant.entity.js';
 
 export interface GrantInput {
@@ -23,12 +23,15 @@ const ACTIVE = `g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at >
 
 /**
  * SQL boolean: does agent `agent` hold a grant in force for tool `name` at version `version` (placeholders such as
- * `$1`)? The one definition of "granted", used by `isGranted` and by statements that fold this check into a
+ * `$1`)? Without `version`: for any version of the tool (the name-level check made before a version is resolved).
+ * The one definition of "granted", used by `isGranted` and by statements that fold this check into a
  * per-call query of their own (ToolGate), so that a call pays one round trip for its checks.
  */
-export function grantInForceSql(agent: string, name: string, version: string): string {
+export function grantInForceSql(agent: string, name: string, version?: string): string {
+  const versioned =
+    version === undefined ? '' : ` AND (g.tool_version IS NULL OR g.tool_version = ${version})`;
   return `EXISTS (SELECT 1 FROM permission_grant g
-    WHERE g.agent_id = ${agent} AND g.tool_name = ${name} AND (g.tool_version IS NULL OR g.tool_version = ${version})
+    WHERE g.agent_id = ${agent} AND g.tool_name = ${name}${versioned}
       AND ${ACTIVE})`;
 }
 
@@ -42,9 +45,11 @@ export class PermissionsService {
     @InjectRepository(PermissionGrantEntity) private readonly grants: Repository<PermissionGrantEntity>,
   ) {}
 
-  async grant(input: GrantInput): Promise<PermissionGrantEntity> {
-    return this.grants.save(
-      this.grants.create({
+  /** `manager`: inside the caller's transaction (an admin action commits with its audit row, AdminAudit). */
+  async grant(input: GrantInput, manager?: EntityManager): Promise<PermissionGrantEntity> {
+    const grants = this.repository(manager);
+    return grants.save(
+      grants.create({
         agentId: input.agentId,
         toolName: input.toolName,
         toolVersion: input.toolVersion ?? null,
@@ -55,8 +60,8 @@ export class PermissionsService {
   }
 
   /** Revokes one grant; false when it does not exist or was already revoked. */
-  async revoke(id: string, revokedBy: string): Promise<boolean> {
-    const { affected } = await this.grants
+  async revoke(id: string, revokedBy: string, manager?: EntityManager): Promise<boolean> {
+    const { affected } = await this.repository(manager)
       .createQueryBuilder()
       .update()
       .set({ revokedAt: () => 'now()', revokedBy })
@@ -93,5 +98,9 @@ export class PermissionsService {
       [agentId],
     );
     return rows.map((r) => ({ toolName: r.tool_name, toolVersion: r.tool_version }));
+  }
+
+  private repository(manager: EntityManager | undefined): Repository<PermissionGrantEntity> {
+    return manager ? manager.getRepository(PermissionGrantEntity) : this.grants;
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { Repository, type EntityManager } from 'typeorm';
 import { ToolSwitchEntity } from './tool-switch.entity.js';
 
 export interface DisabledTool {
@@ -29,14 +29,18 @@ export function toolSwitchedOffSql(name: string, version: string): string {
 export class ToolSwitchService {
   constructor(@InjectRepository(ToolSwitchEntity) private readonly switches: Repository<ToolSwitchEntity>) {}
 
-  /** Switches a tool (or one version) off; idempotent (a second call updates who/why). */
+  /**
+   * Switches a tool (or one version) off; idempotent (a second call updates who/why). `manager`: inside the
+   * caller's transaction (an admin action commits with its audit row).
+   */
   async disable(
     toolName: string,
     toolVersion: string | null,
     disabledBy: string,
     reason?: string,
+    manager: EntityManager = this.switches.manager,
   ): Promise<void> {
-    await this.switches.query(
+    await manager.query(
       `INSERT INTO tool_switch (tool_name, tool_version, disabled_by, reason) VALUES ($1, $2, $3, $4)
        ON CONFLICT (tool_name, (COALESCE(tool_version, ''))) DO UPDATE
          SET disabled_by = EXCLUDED.disabled_by, reason = EXCLUDED.reason, disabled_at = now()`,
@@ -45,8 +49,12 @@ export class ToolSwitchService {
   }
 
   /** Removes the switch of exactly this tool/version; false when there was none. */
-  async enable(toolName: string, toolVersion: string | null): Promise<boolean> {
-    const rows: unknown[] = await this.switches.query(
+  async enable(
+    toolName: string,
+    toolVersion: string | null,
+    manager: EntityManager = this.switches.manager,
+  ): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
       `DELETE FROM tool_switch WHERE tool_name = $1 AND COALESCE(tool_version, '') = COALESCE($2, '') RETURNING 1`,
       [toolName, toolVersion],
     );

@@ -3,6 +3,7 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { PinoLogger } from 'nestjs-pino';
 import pg from 'pg';
+import { outageLog } from '../common/logging/outage-log.js';
 import { AppConfig } from '../config/app-config.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
 
@@ -92,7 +93,13 @@ export class ResourceSubscriptions implements OnApplicationBootstrap, OnApplicat
       await this.sql.rows(NOTIFY, [`${this.replica} ${uri}`]);
     } catch (err) {
       // e.g. a URI beyond NOTIFY's 8000-byte payload, or the database down: the replicas miss this one.
-      this.logger.warn({ err, uri }, 'could not tell the other replicas about a resource update');
+      outageLog.report(
+        this.logger,
+        err,
+        'could not tell the other replicas about a resource update',
+        { uri },
+        'warn',
+      );
     }
   }
 
@@ -109,7 +116,8 @@ export class ResourceSubscriptions implements OnApplicationBootstrap, OnApplicat
       if (retried || this.stopped) return;
       retried = true;
       if (this.listener === client) this.listener = undefined;
-      if (err) this.logger.warn({ err }, 'resource update listener lost; reconnecting');
+      // Reconnects every second during a database outage: one line per cause per interval, no stack.
+      if (err) outageLog.report(this.logger, err, 'resource update listener lost; reconnecting', {}, 'warn');
       void client.end().catch(() => undefined);
       setTimeout(() => void this.listen(), RECONNECT_MS).unref();
     };

@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { LoggerModule as PinoLoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import type { Options } from 'pino-http';
 import { AppConfig } from '../../config/app-config.js';
+import { scrubError } from './error-serializer.js';
 
 /** Paths redacted from every log line: credentials never reach the logs. */
 export const REDACT_PATHS = [
@@ -18,17 +21,27 @@ export const REDACT_PATHS = [
   '*.client_secret',
 ];
 
+/** Where log lines go: stdout, unless a test captured them (set before the app is created). */
+let destination: DestinationStream | undefined;
+
+/** Test hook: send every log line of apps created from now on to `stream` (undefined: stdout again). */
+export function captureLogs(stream: DestinationStream | undefined): void {
+  destination = stream;
+}
+
 @Module({
   imports: [
     PinoLoggerModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        pinoHttp: {
+      useFactory: (config: AppConfig) => {
+        const options: Options = {
           level: config.logLevel,
           redact: { paths: REDACT_PATHS, censor: '[redacted]' },
           // Request lines come from the HTTP timing interceptor and the app's onResponse hook (app.factory.ts).
           autoLogging: false,
           serializers: {
+            // Errors without the properties that can carry arguments or SQL parameters.
+            err: scrubError,
             // Only what operators need; the query string is dropped (tokens sent there must not be logged).
             req: (req: { id: unknown; method: string; url?: string; headers?: Record<string, unknown> }) => ({
               id: req.id,
@@ -38,11 +51,12 @@ export const REDACT_PATHS = [
             }),
           },
           transport:
-            config.env === 'development' && process.stdout.isTTY
+            config.env === 'development' && process.stdout.isTTY && !destination
               ? { target: 'pino-pretty', options: { singleLine: true } }
               : undefined,
-        },
-      }),
+        };
+        return { pinoHttp: destination ? [options, destination] : options };
+      },
     }),
   ],
 })

@@ -5,6 +5,8 @@ import { argumentsDigest, resultBytes } from '../call-size.js';
 import { callOutcome, settle } from '../tool-errors.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolResult } from '../tool.types.js';
+import { auditDeadline, auditFailure } from './timeout.step.js';
+import { refuseDeepArguments } from './validation.step.js';
 
 /**
  * One durable audit row for every `tools/call`, whatever happens inside (success, tool error, invalid
@@ -12,6 +14,8 @@ import type { ToolResult } from '../tool.types.js';
  * answer only after the row is committed: if the row cannot be written the call fails with AUDIT_UNAVAILABLE
  * (fail closed), so no acknowledged call lacks its row. Arguments are recorded as size and SHA-256 only, unless
  * `AUDIT_RAW_ARGUMENTS=true`; credentials never reach tool arguments (the token stays in the auth layer).
+ * Arguments nested too deep are refused here, first, so that the refusal is audited like any other ending and
+ * nothing after this step (version and grant checks, schemas, tools) walks them.
  */
 @Injectable()
 export class AuditStep implements ToolStep {
@@ -25,30 +29,41 @@ export class AuditStep implements ToolStep {
   }
 
   async run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult> {
-    const { ending, occurredAt, durationMs } = await settle(next);
-    const { call, ctx, tool } = invocation;
+    const { call, ctx } = invocation;
+    const { ending, occurredAt, durationMs } = await settle(() => {
+      refuseDeepArguments(call.arguments);
+      return next();
+    });
     const { outcome, errorCode } = callOutcome(ending);
     const args = argumentsDigest(call);
-    await this.audit.record({
-      kind: 'tool_call',
-      occurredAt,
-      agentId: ctx.principal.agentId,
-      clientId: ctx.principal.clientId,
-      requestId: ctx.requestId,
-      sessionId: ctx.sessionId,
-      remoteAddr: ctx.remoteAddr,
-      userAgent: ctx.userAgent,
-      // The resolved name (a call may pin `name@version`); as sent when no such tool exists.
-      toolName: tool?.name ?? call.name,
-      toolVersion: tool?.version,
-      outcome,
-      errorCode,
-      durationMs,
-      paramBytes: args.bytes,
-      paramsSha256: args.sha256,
-      resultBytes: 'result' in ending ? resultBytes(ending.result) : undefined,
-      detail: this.rawArguments ? { arguments: call.arguments ?? {} } : undefined,
-    });
+    // Bounded: past the call's deadline + AUDIT_MARGIN_MS the call answers an error instead of its result.
+    await this.audit
+      .record(
+        {
+          kind: 'tool_call',
+          occurredAt,
+          agentId: ctx.principal.agentId,
+          clientId: ctx.principal.clientId,
+          requestId: ctx.requestId,
+          sessionId: ctx.sessionId,
+          remoteAddr: ctx.remoteAddr,
+          userAgent: ctx.userAgent,
+          // The resolved name (a call may pin `name@version`); as sent when no such tool exists.
+          toolName: invocation.tool?.name ?? call.name,
+          toolVersion: invocation.tool?.version,
+          outcome,
+          errorCode,
+          durationMs,
+          paramBytes: args.bytes,
+          paramsSha256: args.sha256,
+          resultBytes: 'result' in ending ? resultBytes(ending.result) : undefined,
+          detail: this.rawArguments ? { arguments: call.arguments ?? {} } : undefined,
+        },
+        auditDeadline(invocation),
+      )
+      .catch((error: unknown) => {
+        throw auditFailure(invocation, error);
+      });
     if ('result' in ending) return ending.result;
     throw ending.error;
   }
