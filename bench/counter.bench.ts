@@ -133,6 +133,8 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     DB_POOL_SIZE: '20',
     RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+    // One agent drives many connections.
+    RATE_LIMIT_AGENT_CONCURRENT: '10000',
   };
   let service: ChildProcess | undefined;
   try {

@@ -172,6 +172,8 @@ async function main(): Promise<void> {
     DB_POOL_SIZE,
     // Limits stay on (evaluated on every call) but high enough not to trip during the benchmark.
     RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+    // One agent drives up to 64 connections.
+    RATE_LIMIT_AGENT_CONCURRENT: '10000',
   };
   const children: ChildProcess[] = [];
   const rows: Row[] = [];

@@ -7,6 +7,7 @@ import { IdempotencyRecord1764200002500 } from './1764200002500-IdempotencyRecor
 import { AuditEvent1764200003000 } from './1764200003000-AuditEvent.js';
 import { ToolSwitch1764200004000 } from './1764200004000-ToolSwitch.js';
 import { McpSession1764200005000 } from './1764200005000-McpSession.js';
+import { IdempotencyToolVersion1764200006300 } from './1764200006300-IdempotencyToolVersion.js';
 
 export const migrations: (new () => MigrationInterface)[] = [
   PermissionGrant1764200000000,
@@ -16,4 +17,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   AuditEvent1764200003000,
   ToolSwitch1764200004000,
   McpSession1764200005000,
+  IdempotencyToolVersion1764200006300,
 ];

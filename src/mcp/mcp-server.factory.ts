@@ -3,12 +3,13 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
-  CallToolRequestSchema,
   ErrorCode,
   ListToolsRequestSchema,
   McpError,
+  type CallToolRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { PinoLogger } from 'nestjs-pino';
 import { isProtocolError, jsonRpcCodeOf } from '../tools/tool-errors.js';
 import { ToolInvoker } from '../tools/tool-invoker.service.js';
@@ -18,6 +19,14 @@ import { FEATURE_CAPABILITIES, McpFeatureHandlers } from './feature-handlers.ser
 import type { Principal, ToolDefinition } from '../tools/tool.types.js';
 
 export const SERVER_INFO = { name: 'mcp-production', version: '0.1.0' };
+
+/**
+ * `tools/call` registered with a loose envelope instead of CallToolRequestSchema: the SDK's base Protocol parses
+ * a request with the schema given here and answers a mismatch (e.g. `arguments` that is not an object) with
+ * -32603 Internal error; its Server then checks CallToolRequestSchema itself and answers -32602 Invalid params,
+ * the right answer to a caller's malformed request.
+ */
+const CALL_TOOL_ENVELOPE = z.looseObject({ method: z.literal('tools/call') });
 
 /** What the HTTP layer hands the SDK for each request (as `req.auth`); handlers read it from `extra.authInfo`. */
 export interface RequestIdentity {
@@ -71,7 +80,9 @@ export class McpServerFactory {
       return { tools: callable.map((tool) => this.toolDescriptors().get(`${tool.name}@${tool.version}`)!) };
     });
 
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    server.setRequestHandler(CALL_TOOL_ENVELOPE, async (envelope, extra) => {
+      // The SDK's Server has checked it against CallToolRequestSchema (-32602 if not) before calling this.
+      const request = envelope as unknown as CallToolRequest;
       const { principal, requestId, remoteAddr, userAgent } = identityOf(extra.authInfo);
       const { name, arguments: args, _meta } = request.params;
       try {

@@ -70,7 +70,7 @@ export class MetricsService {
   });
   private readonly rateLimitedCalls = new Counter({
     name: 'mcp_rate_limited_total',
-    help: 'Requests refused by a rate limit, by limit (agent, tool).',
+    help: 'Requests refused by a rate limit, by limit (agent, tool, concurrent).',
     labelNames: ['limit'],
     registers: [this.registry],
   });

@@ -1,9 +1,10 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { DomainError } from '../common/domain-error.js';
+import { isMcpRoute } from '../common/mcp-route.js';
 import type { WithHeaders } from '../common/http-exception.filter.js';
 import { principalOf } from '../common/principal.js';
 import { AppConfig } from '../config/app-config.js';
@@ -11,9 +12,10 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 import { RATE_LIMIT_STORAGE } from './resilience.constants.js';
 
-/** The two limits. */
+/** The limits. */
 export const AGENT_LIMIT = 'agent';
 export const TOOL_LIMIT = 'tool';
+export const CONCURRENT_LIMIT = 'concurrent';
 /** Both limits count calls per minute. */
 export const WINDOW_MS = 60_000;
 
@@ -31,6 +33,25 @@ export class RateLimitedError extends DomainError implements WithHeaders {
   }
 }
 
+/** 429: the agent already has RATE_LIMIT_AGENT_CONCURRENT calls in flight on this replica. */
+export class ConcurrencyLimitedError extends DomainError implements WithHeaders {
+  /** In-flight calls end within their time budget; a second is the hint, as for RATE_LIMIT_UNAVAILABLE. */
+  static readonly RETRY_AFTER_SECONDS = 1;
+  readonly headers = { 'retry-after': String(ConcurrencyLimitedError.RETRY_AFTER_SECONDS) };
+
+  constructor(maxInFlight: number) {
+    super(
+      'RATE_LIMITED',
+      `Too many calls in flight: at most ${maxInFlight} concurrent calls per agent; retry when one has finished`,
+      {
+        limit: CONCURRENT_LIMIT,
+        maxInFlight,
+        retryAfterSeconds: ConcurrencyLimitedError.RETRY_AFTER_SECONDS,
+      },
+    );
+  }
+}
+
 /**
  * Rate limits of `tools/call` on `POST /mcp`, keyed on the authenticated agent (never on a client-chosen
  * header): per agent (RATE_LIMIT_AGENT_PER_MINUTE, all tools together, and `resources/read` and `prompts/get`
@@ -41,10 +62,18 @@ export class RateLimitedError extends DomainError implements WithHeaders {
  * limit: 429 with `Retry-After`, an audit row (`denied` / `rate_limited`) and `mcp_rate_limited_total`.
  * Counters sit behind `@nestjs/throttler`'s `ThrottlerStorage` contract: Redis when REDIS_URL is set (one limit
  * across replicas), else memory. Fixed windows of one minute, starting with their first call.
+ *
+ * In-flight cap: an agent may have at most RATE_LIMIT_AGENT_CONCURRENT of these calls running at once (each call
+ * of a batch counts), answered like a rate limit (429, Retry-After, audited as `rate_limited`). Counted in this
+ * process, like the database pool it protects: one agent cannot hold most of the pool (a per-minute limit
+ * cannot: 600 calls a minute with 30 s budgets allow hundreds at once). A slot is released when the response
+ * closes, however the request ends (answer, error, SSE stream end, client gone).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
   private lastStorageWarning = 0;
+  /** Calls in flight per agent (agents with none have no entry). */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     @Inject(RATE_LIMIT_STORAGE) private readonly storage: ThrottlerStorage,
@@ -61,7 +90,8 @@ export class RateLimitGuard implements CanActivate {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const agentId = principalOf(req).agentId;
-    for (const call of limitedCallsOf(req)) {
+    const calls = limitedCallsOf(req);
+    for (const call of calls) {
       await this.count(
         req,
         AGENT_LIMIT,
@@ -73,7 +103,29 @@ export class RateLimitGuard implements CanActivate {
       if (toolLimit !== undefined)
         await this.count(req, TOOL_LIMIT, `${TOOL_LIMIT}:${agentId}:${call.name}`, toolLimit, call.name);
     }
+    if (calls.length > 0)
+      await this.holdSlots(req, context.switchToHttp().getResponse<FastifyReply>(), agentId, calls);
     return true;
+  }
+
+  /** Takes one in-flight slot per call until the response closes, or refuses the request (429). */
+  private async holdSlots(req: FastifyRequest, reply: FastifyReply, agentId: string, calls: LimitedCall[]) {
+    const max = this.config.resilience.agentConcurrent;
+    const held = this.inFlight.get(agentId) ?? 0;
+    if (held + calls.length > max) {
+      const error = new ConcurrencyLimitedError(max);
+      await this.denied(req, CONCURRENT_LIMIT, calls[0].name, error.details!);
+      throw error;
+    }
+    this.inFlight.set(agentId, held + calls.length);
+    const release = () => {
+      const left = (this.inFlight.get(agentId) ?? 0) - calls.length;
+      if (left > 0) this.inFlight.set(agentId, left);
+      else this.inFlight.delete(agentId);
+    };
+    // 'close' comes once the response is sent or the connection is gone; a client that already left gets none.
+    if (reply.raw.closed) release();
+    else reply.raw.once('close', release);
   }
 
   private async count(req: FastifyRequest, limit: string, key: string, perMinute: number, tool: string) {
@@ -85,6 +137,12 @@ export class RateLimitGuard implements CanActivate {
     }
     if (!record.isBlocked) return;
     const retryAfterSeconds = Math.max(1, record.timeToBlockExpire);
+    await this.denied(req, limit, tool, { limit, perMinute, retryAfterSeconds });
+    throw new RateLimitedError(limit, perMinute, retryAfterSeconds, limit === TOOL_LIMIT ? tool : undefined);
+  }
+
+  /** A refusal's audit row (`denied` / `rate_limited`) and metric. */
+  private async denied(req: FastifyRequest, limit: string, tool: string, detail: Record<string, unknown>) {
     const principal = principalOf(req);
     this.metrics?.rateLimited(limit);
     await this.audit
@@ -98,10 +156,9 @@ export class RateLimitGuard implements CanActivate {
         toolName: tool,
         remoteAddr: req.ip,
         userAgent: req.headers['user-agent'],
-        detail: { limit, perMinute, retryAfterSeconds },
+        detail,
       })
       .catch((err: unknown) => this.logger.error({ err }, 'could not audit a rate-limited call'));
-    throw new RateLimitedError(limit, perMinute, retryAfterSeconds, limit === TOOL_LIMIT ? tool : undefined);
   }
 
   /** The per-minute limit of one agent on one tool, or undefined when none applies. */
@@ -146,7 +203,7 @@ export interface LimitedCall {
 
 /** The calls in a POST /mcp body (a JSON-RPC batch may hold several). */
 export function limitedCallsOf(req: FastifyRequest): LimitedCall[] {
-  if (req.method !== 'POST' || req.url.split('?')[0] !== '/mcp') return [];
+  if (req.method !== 'POST' || !isMcpRoute(req)) return [];
   const body = req.body;
   if (typeof body !== 'object' || body === null) return [];
   return (Array.isArray(body) ? body : [body]).flatMap((message: unknown): LimitedCall[] => {

@@ -15,6 +15,10 @@ export class IdempotencyRecordEntity {
   @Column({ name: 'tool_name', type: 'text' })
   toolName!: string;
 
+  /** The version of the tool the key was first used with (NULL: recorded before versions were kept). */
+  @Column({ name: 'tool_version', type: 'text', nullable: true })
+  toolVersion!: string | null;
+
   @Column({ type: 'text' })
   key!: string;
 

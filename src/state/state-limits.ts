@@ -34,6 +34,16 @@ export function checkKey(key: unknown, limits: StateLimits, what = 'key'): asser
   if (LONE_SURROGATE.test(key)) return fail('contains an unpaired surrogate');
 }
 
+/** Whether `checkKey` accepts `key`. */
+export function isValidKey(key: unknown, limits: StateLimits): key is string {
+  try {
+    checkKey(key, limits);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The value's JSON text, checked against what jsonb can store and the size limit. */
 export function serializeValue(value: unknown, limits: StateLimits): string {
   let json: string | undefined;

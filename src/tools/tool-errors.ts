@@ -39,6 +39,7 @@ export class TransientError extends DomainError {
  */
 const PROTOCOL_ERRORS: Partial<Record<ErrorCode, number>> = {
   UNKNOWN_TOOL: -32602,
+  ARGUMENTS_TOO_DEEP: -32602,
   INSUFFICIENT_SCOPE: -32003,
   GRANT_DENIED: -32003,
 };
@@ -89,6 +90,7 @@ export type CallOutcome =
 /** Error codes with an outcome of their own; any other DomainError is a `tool_error`. */
 const OUTCOME_OF_CODE: Readonly<Record<string, CallOutcome>> = {
   INVALID_ARGUMENTS: 'invalid_arguments',
+  ARGUMENTS_TOO_DEEP: 'invalid_arguments',
   UNKNOWN_TOOL: 'unknown_tool',
   NOT_FOUND: 'unknown_tool', // a resource or prompt
   INSUFFICIENT_SCOPE: 'denied_scope',

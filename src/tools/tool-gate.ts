@@ -8,16 +8,21 @@ import { toolSwitchedOffSql } from '../resilience/tool-switch.service.js';
 import { ToolRegistry } from './tool-registry.service.js';
 import type { ToolDefinition } from './tool.types.js';
 
-/** The database's answers for one call: is this version switched off, and does the agent hold a grant for it? */
+/**
+ * The database's answers for one call: is this version switched off, does the agent hold a grant for it, and
+ * does it hold one for any version of the tool (the name-level grant, decided before anything about versions)?
+ */
 export interface GateReading {
   disabled: boolean;
   granted: boolean;
+  grantedName: boolean;
 }
 
 type ReadingWithRevocation = GateReading & { revoked: boolean };
 
 const GATE_COLUMNS = `${toolSwitchedOffSql('k.name', 'k.version')} AS disabled,
-                 ${grantInForceSql('k.agent', 'k.name', 'k.version')} AS granted`;
+                 ${grantInForceSql('k.agent', 'k.name', 'k.version')} AS granted,
+                 ${grantInForceSql('k.agent', 'k.name')} AS "grantedName"`;
 
 /**
  * The per-call reads of `tools/call` in ONE statement: the kill switch (owned by resilience/), the grant (owned by
@@ -48,13 +53,13 @@ export class ToolGate {
   /** Concurrent calls share a statement, each read after its call arrived; unanswered = refused. */
   readonly lookups = new CoalescedLookup<string, GateReading>(
     (keys) => this.readMany(keys),
-    { disabled: false, granted: false },
+    { disabled: false, granted: false, grantedName: false },
     1,
   );
   /** The same, started by the auth guard with the token's revocation; unanswered = revoked. */
   readonly aheadLookups = new CoalescedLookup<string, ReadingWithRevocation>(
     (keys) => this.readMany(keys, ToolGate.READ_WITH_REVOCATION),
-    { revoked: true, disabled: false, granted: false },
+    { revoked: true, disabled: false, granted: false, grantedName: false },
     1,
   );
   /** Readings started by the auth guard, each waiting for the one call of its request (principals are per request). */
@@ -83,7 +88,7 @@ export class ToolGate {
     const row = this.aheadLookups.get(
       JSON.stringify([principal.tokenId, principal.agentId, tool.name, tool.version]),
     );
-    const reading = row.then(({ disabled, granted }) => ({ disabled, granted }));
+    const reading = row.then(({ disabled, granted, grantedName }) => ({ disabled, granted, grantedName }));
     reading.catch(() => undefined); // the failure reaches the guard below; the call may never come
     this.ahead.set(principal, { tool, reading });
     return row.then((r) => r.revoked);

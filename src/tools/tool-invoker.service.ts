@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error.js';
+import { outageLog } from '../common/logging/outage-log.js';
 import type { Principal } from '../common/principal.js';
 import { AccessPolicy } from '../permissions/access-policy.service.js';
 import { ToolSwitchService } from '../resilience/tool-switch.service.js';
@@ -30,11 +31,11 @@ export class ToolInvoker {
 
   /*
    * Policy order (each step wraps the ones after it):
-   *   logging/metrics → audit → resolve (version, kill switch, sunset) → authorization (scope + grant)
-   *   → validation → idempotency → circuit breaker → timeout (budget of the whole call) → retry (inside the
-   *   budget) → handler
-   * Rate limits are enforced before the pipeline, by RateLimitGuard on the HTTP request: a 429 must be an HTTP
-   * status, which the SDK transport cannot send once it owns the response.
+   *   logging/metrics → audit → resolve (scope + grant of the NAME, then version, kill switch, sunset)
+   *   → authorization (scope + grant of the version) → validation → idempotency → circuit breaker (attributes
+   *   dependency failures to agents) → timeout (budget of the whole call) → retry (inside the budget) → handler
+   * Rate limits and the per-agent in-flight cap are enforced before the pipeline, by RateLimitGuard on the HTTP
+   * request: a 429 must be an HTTP status, which the SDK transport cannot send once it owns the response.
    */
   constructor(
     logging: LoggingStep,
@@ -81,7 +82,9 @@ export class ToolInvoker {
       return await run(0);
     } catch (error) {
       if (isProtocolError(error)) throw error;
-      if (!(error instanceof DomainError)) ctx.logger.error({ err: error, tool: call.name }, 'tool failed');
+      // A dependency outage is logged once per cause per interval, not once per call (OutageLog).
+      if (!(error instanceof DomainError))
+        outageLog.report(ctx.logger, error, 'tool failed', { tool: call.name });
       return toolErrorResult(error);
     }
   }

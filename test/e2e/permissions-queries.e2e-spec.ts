@@ -68,7 +68,7 @@ describe(`database round trips per tools/call (${databaseKind})`, () => {
       expect(status).toBe(200);
       expect(issued).toHaveLength(2);
       expect(issued[0]).toMatch(
-        /FROM revoked_token r WHERE r\.jti = k\.jti\) AS revoked, .*FROM tool_switch .* AS disabled, EXISTS \(SELECT 1 FROM permission_grant .* AS granted FROM unnest/,
+        /FROM revoked_token r WHERE r\.jti = k\.jti\) AS revoked, .*FROM tool_switch .* AS disabled, EXISTS \(SELECT 1 FROM permission_grant .* AS granted, EXISTS \(SELECT 1 FROM permission_grant .* AS "grantedName" FROM unnest/,
       );
       expect(issued[1]).toMatch(/^INSERT INTO audit_event/);
     }

@@ -65,7 +65,11 @@ describe(`grants through MCP and the admin API (${databaseKind})`, () => {
     const echo = app.app.get(ToolRegistry).resolve('echo')!;
     const principal = (agentId: string) => ({ agentId, scopes: new Set(['tool:echo']) });
     expect(await Promise.all(agents.map((agent) => gate.read(principal(agent), echo)))).toEqual(
-      agents.map((a) => ({ disabled: false, granted: granted.includes(a) })),
+      agents.map((a) => ({
+        disabled: false,
+        granted: granted.includes(a),
+        grantedName: granted.includes(a),
+      })),
     );
     expect(gate.lookups.stats.statements - before).toBe(2);
     await Promise.all(clients.map((c) => c.close()));

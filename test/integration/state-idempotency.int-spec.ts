@@ -27,7 +27,12 @@ describe(`IdempotencyService (${databaseKind})`, () => {
   afterAll(() => app.close());
 
   let n = 0;
-  const scope = (): IdempotencyScope => ({ agentId: `agent-${++n}`, toolName: 'demo.tool', key: `key-${n}` });
+  const scope = (): IdempotencyScope => ({
+    agentId: `agent-${++n}`,
+    toolName: 'demo.tool',
+    toolVersion: '1.0.0',
+    key: `key-${n}`,
+  });
 
   it('claims a new key, then replays the stored result for the same request', async () => {
     const s = scope();
@@ -43,6 +48,20 @@ describe(`IdempotencyService (${databaseKind})`, () => {
     await expect(store.begin(s, 'hash-b')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     await store.complete(claim.claimId, result('done'));
     await expect(store.begin(s, 'hash-b')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+  });
+
+  it('refuses the key for another version of the tool, while running and after completion', async () => {
+    const s = scope();
+    const claim = (await store.begin(s, 'hash-a')) as { claimId: string };
+    const v2 = { ...s, toolVersion: '2.0.0' };
+    const conflict = {
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      details: { tool: 'demo.tool', version: '2.0.0', usedVersion: '1.0.0' },
+    };
+    await expect(store.begin(v2, 'hash-a')).rejects.toMatchObject(conflict);
+    await store.complete(claim.claimId, result('v1'));
+    await expect(store.begin(v2, 'hash-a')).rejects.toMatchObject(conflict);
+    expect(await store.begin(s, 'hash-a')).toEqual({ kind: 'completed', result: result('v1') });
   });
 
   it('lets exactly one of many concurrent duplicates run; the others get its result', async () => {

@@ -65,6 +65,8 @@ export async function startApp(
     AUTH_JWKS_URI: idp.jwksUri,
     // Tests rotate keys at will: refetch the JWKS on every unknown kid (production waits 30 s between fetches).
     AUTH_JWKS_COOLDOWN_SEC: '0',
+    // Tests fire bursts of concurrent calls from one agent; the in-flight cap's own tests set it low.
+    RATE_LIMIT_AGENT_CONCURRENT: '10000',
     ...options.env,
   };
   let app: NestFastifyApplication;

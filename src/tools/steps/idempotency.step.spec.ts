@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DomainError } from '../../common/domain-error.js';
+import type { AppConfig } from '../../config/app-config.js';
 import type {
   IdempotencyClaim,
   IdempotencyScope,
@@ -59,7 +60,8 @@ const ok: ToolResult = { content: [{ type: 'text', text: '{"value":1}' }], struc
 const withKey = { [IDEMPOTENCY_KEY_META]: 'op-1' };
 
 describe('IdempotencyStep', () => {
-  const step = (store: ScriptedStore) => new IdempotencyStep(store as unknown as IdempotencyService);
+  const config = { resilience: { toolTimeoutMs: 30_000 } } as AppConfig;
+  const step = (store: ScriptedStore) => new IdempotencyStep(store as unknown as IdempotencyService, config);
 
   it('does nothing without a key', async () => {
     const store = new ScriptedStore(new Error('must not be asked'));
@@ -80,7 +82,7 @@ describe('IdempotencyStep', () => {
     expect(store.calls).toEqual([
       [
         'begin',
-        { agentId: 'alice', toolName: 'counter.increment', key: 'op-1' },
+        { agentId: 'alice', toolName: 'counter.increment', toolVersion: '1.0.0', key: 'op-1' },
         requestHash({ name: 'a', by: 1 }),
       ],
       ['complete', 'c1', ok],

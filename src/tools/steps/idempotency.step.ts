@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config.js';
 import { IdempotencyService } from '../../state/idempotency.service.js';
 import { InvalidArgumentsError } from '../tool-errors.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
@@ -15,14 +16,18 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * A call carrying an idempotency key runs at most once per (agent, tool, key) within IDEMPOTENCY_TTL_SECONDS:
- * a repeat gets the stored result (flagged in `_meta`), a repeat with other arguments `IDEMPOTENCY_KEY_REUSED`,
+ * a repeat gets the stored result (flagged in `_meta`), a repeat with other arguments or for another version of
+ * the tool `IDEMPOTENCY_KEY_REUSED`,
  * a repeat while the first still runs waits for it (then `IDEMPOTENCY_IN_PROGRESS`). Only successful results
  * are stored: after a failure the key is released, so the client's retry runs the call again.
  * Runs after validation, so "the same arguments" means the same validated input (defaults applied).
  */
 @Injectable()
 export class IdempotencyStep implements ToolStep {
-  constructor(private readonly store: IdempotencyService) {}
+  constructor(
+    private readonly store: IdempotencyService,
+    private readonly config: AppConfig,
+  ) {}
 
   async run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult> {
     const key = invocation.call.meta?.[IDEMPOTENCY_KEY_META];
@@ -37,9 +42,11 @@ export class IdempotencyStep implements ToolStep {
     }
     const { ctx, tool } = invocation;
     const claim = await this.store.begin(
-      { agentId: ctx.principal.agentId, toolName: tool!.name, key },
+      { agentId: ctx.principal.agentId, toolName: tool!.name, toolVersion: tool!.version, key },
       requestHash(invocation.input),
       ctx.signal,
+      // Waiting for a duplicate runs before the timeout step: bound it by the call's budget too (issue #15 §4).
+      tool!.timeoutMs ?? this.config.resilience.toolTimeoutMs,
     );
     if (claim.kind === 'completed') {
       return { ...claim.result, _meta: { ...claim.result._meta, [IDEMPOTENT_REPLAY_META]: true } };
