@@ -71,4 +71,64 @@ describe('loadConfig', () => {
     ])
       expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}:`));
   });
+
+  it('caps calls in flight per agent at half the pool by default, and opens breakers on two agents', () => {
+    expect(loadConfig({}).resilience).toMatchObject({ agentConcurrent: 5, breakerMinAgents: 2 });
+    expect(loadConfig({ DB_POOL_SIZE: '1' }).resilience.agentConcurrent).toBe(1);
+    expect(
+      loadConfig({ DB_POOL_SIZE: '40', RATE_LIMIT_AGENT_CONCURRENT: '3', BREAKER_MIN_AGENTS: '1' })
+        .resilience,
+    ).toMatchObject({ agentConcurrent: 3, breakerMinAgents: 1 });
+    for (const [name, value] of [
+      ['RATE_LIMIT_AGENT_CONCURRENT', '0'],
+      ['BREAKER_MIN_AGENTS', '0'],
+    ])
+      expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}:`));
+  });
+
+  it('bounds slow clients with documented HTTP timeouts, and SSE heartbeats', () => {
+    expect(loadConfig({}).http.timeouts).toEqual({ headersMs: 10_000, bodyMs: 30_000, keepAliveMs: 72_000 });
+    expect(loadConfig({}).mcp.sseHeartbeatMs).toBe(15_000);
+    expect(
+      loadConfig({
+        HTTP_HEADERS_TIMEOUT_MS: '2000',
+        HTTP_BODY_TIMEOUT_MS: '3000',
+        MCP_SSE_HEARTBEAT_MS: '500',
+      }),
+    ).toMatchObject({ http: { timeouts: { headersMs: 2000, bodyMs: 3000 } }, mcp: { sseHeartbeatMs: 500 } });
+    // Unbounded (0) is what let slow clients hold connections; headers are part of the request the body bounds.
+    for (const [name, value] of [
+      ['HTTP_BODY_TIMEOUT_MS', '0'],
+      ['HTTP_KEEP_ALIVE_TIMEOUT_MS', '0'],
+      ['MCP_SSE_HEARTBEAT_MS', '0'],
+    ])
+      expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}:`));
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_BODY_TIMEOUT_MS: '10000' })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS: must not be greater than HTTP_BODY_TIMEOUT_MS/,
+    );
+  });
+
+  it('bounds every wait on the database, by default within a tool call budget + 1 s', () => {
+    expect(loadConfig({}).database).toMatchObject({
+      statementTimeoutMs: 5000,
+      answerTimeoutMs: 5500,
+      acquireTimeoutMs: 1000,
+    });
+    expect(loadConfig({}).health).toEqual({ timeoutMs: 700 });
+    // Half the budget: waiting for a connection, then for a statement, still fits in TOOL_TIMEOUT_MS + 1 s.
+    expect(loadConfig({ TOOL_TIMEOUT_MS: '2000' }).database).toMatchObject({
+      statementTimeoutMs: 1000,
+      answerTimeoutMs: 1500,
+    });
+    expect(
+      loadConfig({ TOOL_TIMEOUT_MS: '2000', DB_STATEMENT_TIMEOUT_MS: '250', DB_ACQUIRE_TIMEOUT_MS: '300' })
+        .database,
+    ).toMatchObject({ statementTimeoutMs: 250, answerTimeoutMs: 750, acquireTimeoutMs: 300 });
+    for (const [name, value] of [
+      ['DB_STATEMENT_TIMEOUT_MS', '0'],
+      ['DB_ACQUIRE_TIMEOUT_MS', '0'],
+      ['HEALTH_TIMEOUT_MS', '0'],
+    ])
+      expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}:`));
+  });
 });

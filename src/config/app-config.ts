@@ -42,17 +42,27 @@ const envSchema = z.object({
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   ALLOWED_ORIGINS: list.default([]),
   ALLOWED_HOSTS: list.optional(),
+  // Slow clients (README "Timeouts"): a request's headers, then all of it (headers and body), must arrive in time;
+  // an idle keep-alive connection is closed after the last one (later than a load balancer's idle timeout).
+  HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  HTTP_BODY_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 3_600_000).default(72_000),
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   MIGRATIONS_RUN: bool.optional(),
   DB_POOL_SIZE: int(1, 200).default(10),
   DB_PREPARED_STATEMENTS: bool.default(true),
+  // Bounded waits on the database (README "Failure modes"): every statement, getting a connection, readiness.
+  DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).optional(),
+  DB_ACQUIRE_TIMEOUT_MS: int(100, 60_000).default(1000),
+  HEALTH_TIMEOUT_MS: int(100, 60_000).default(700),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
 
   MCP_SESSION_MODE: z.enum(['stateless', 'stateful']).default('stateless'),
   MCP_SESSION_IDLE_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
   MCP_SESSION_MAX: int(1, 1_000_000).default(1000),
+  MCP_SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
   TOOL_PACKS: list.optional(),
 
   // Authentication (OAuth 2.1 resource server). Cross-variable rules are checked in `authConfig` below.
@@ -74,6 +84,18 @@ const envSchema = z.object({
     )
     .default(['scope', 'scp']),
   AUTH_JWKS_COOLDOWN_SEC: int(0, 3600).default(30),
+  // IdP outage policy: every JWKS fetch is bounded by the timeout; the last good keys stay in use this long.
+  AUTH_JWKS_TIMEOUT_MS: int(100, 10_000).default(2000),
+  AUTH_JWKS_STALE_MAX_SEC: int(60, 30 * 24 * 3600).default(24 * 3600),
+  // Admin console sign-in with AUTH_ISSUER (README "Operate"): its public client at the IdP, the scopes it asks for.
+  ADMIN_CONSOLE_CLIENT_ID: z
+    .string()
+    .regex(/^[\x21-\x7E]{1,256}$/, 'must be a client id (printable ASCII, no spaces)')
+    .optional(),
+  ADMIN_CONSOLE_SCOPE: z
+    .string()
+    .regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'must be space-separated scopes')
+    .default('mcp:admin mcp:admin:read'),
 
   // A key's UTF-8 form must fit a btree index entry (~2.7 kB), hence the cap of 512 characters.
   STATE_MAX_KEY_LENGTH: int(1, 512).default(256),
@@ -91,9 +113,12 @@ const envSchema = z.object({
   RATE_LIMIT_AGENT_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_TOOL_PER_MINUTE: int(1, 1_000_000).optional(),
   RATE_LIMIT_REDIS_FAILURE: z.enum(['open', 'closed']).default('open'),
+  // Calls one agent may have in flight at once, per replica; default: half of DB_POOL_SIZE (see `loadConfig`).
+  RATE_LIMIT_AGENT_CONCURRENT: int(1, 100_000).optional(),
   TOOL_TIMEOUT_MS: int(10, 3_600_000).default(30_000),
   BREAKER_FAILURES: int(1, 10_000).default(5),
   BREAKER_HALF_OPEN_AFTER_MS: int(10, 3_600_000).default(30_000),
+  BREAKER_MIN_AGENTS: int(1, 1000).default(2),
   RETRY_MAX_ATTEMPTS: int(1, 20).default(3),
   RETRY_BASE_DELAY_MS: int(1, 60_000).default(100),
   RETRY_MAX_DELAY_MS: int(1, 600_000).default(2_000),
@@ -126,6 +151,8 @@ export abstract class AppConfig {
     bodyLimit: number;
     allowedOrigins: string[];
     allowedHosts: string[];
+    /** Bounds on receiving a request (Node `headersTimeout`, `requestTimeout`) and on an idle keep-alive connection. */
+    timeouts: { headersMs: number; bodyMs: number; keepAliveMs: number };
   };
   abstract readonly database: {
     url: string | undefined;
@@ -134,6 +161,12 @@ export abstract class AppConfig {
     poolSize: number;
     /** Hot-path statements as named prepared statements (ignored on the embedded database). */
     preparedStatements: boolean;
+    /** Server-side `statement_timeout` of every pooled connection (PGlite ignores it). */
+    statementTimeoutMs: number;
+    /** Client-side bound on waiting for any answer to a statement; past it the connection is destroyed. */
+    answerTimeoutMs: number;
+    /** Longest wait for a pooled connection (`connectionTimeoutMillis`: a free slot, or a new connection). */
+    acquireTimeoutMs: number;
   };
   abstract readonly redisUrl: string | undefined;
   /** Access-token validation. See README "Security model". */
@@ -156,17 +189,32 @@ export abstract class AppConfig {
     scopeClaims: string[];
     /** Least time between two JWKS fetches triggered by an unknown `kid`. */
     jwksCooldownSec: number;
+    /** Bound on one JWKS fetch (discovery included). */
+    jwksTimeoutMs: number;
+    /** How long the last successfully fetched JWKS keeps verifying tokens while the IdP cannot be reached. */
+    jwksStaleMaxSec: number;
     /** Where dev auth keeps its key pair (`$DATA_DIR/dev-auth`). */
     devKeyDir: string;
+  };
+  /** The admin console at `/admin/console/`: how it signs in when `auth.mode` is `external`. */
+  abstract readonly console: {
+    /** Its public OAuth client id at AUTH_ISSUER (authorization code + PKCE); unset: no IdP sign-in. */
+    clientId: string | undefined;
+    /** The scopes it asks for (the IdP grants each operator theirs). */
+    scope: string;
   };
   abstract readonly mcp: {
     sessionMode: 'stateless' | 'stateful';
     sessionIdleTimeoutMs: number;
     sessionMax: number;
+    /** Interval of the SSE comment lines that keep an event stream (and every proxy on its way) from going idle. */
+    sseHeartbeatMs: number;
     toolPacks: string[] | undefined;
   };
   abstract readonly logLevel: Env['LOG_LEVEL'];
   abstract readonly shutdown: { drainDelayMs: number; graceMs: number };
+  /** `/health/ready` answers within `timeoutMs` (503 when its checks do not finish in time). */
+  abstract readonly health: { timeoutMs: number };
   /** Rate limits, circuit breakers, retries and timeouts of tool calls (decorator options override per tool). */
   abstract readonly resilience: {
     /** `tools/call` requests per agent per minute, all tools together. */
@@ -175,10 +223,14 @@ export abstract class AppConfig {
     toolPerMinute: number | undefined;
     /** What the limiter does when Redis cannot be reached: `open` lets calls through, `closed` refuses them. */
     redisFailure: 'open' | 'closed';
+    /** Calls (`tools/call`, `resources/read`, `prompts/get`) one agent may have in flight at once on a replica. */
+    agentConcurrent: number;
     /** Default per-call time budget of a tool (retries included). */
     toolTimeoutMs: number;
     breakerFailures: number;
     breakerHalfOpenAfterMs: number;
+    /** Distinct agents whose failures it takes to open a breaker (one agent's count at most ⌈N / this⌉ of N). */
+    breakerMinAgents: number;
     retryMaxAttempts: number;
     retryBaseDelayMs: number;
     retryMaxDelayMs: number;
@@ -222,9 +274,17 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const env = parsed.data;
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_BODY_TIMEOUT_MS) {
+    // Node refuses it too: the headers are part of the request whose receipt HTTP_BODY_TIMEOUT_MS bounds.
+    throw new ConfigError(['HTTP_HEADERS_TIMEOUT_MS: must not be greater than HTTP_BODY_TIMEOUT_MS']);
+  }
   const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
   const publicHost = new URL(publicUrl).hostname;
   const auth = authConfig(env, publicUrl);
+  // Half a tool call's budget (at most 5 s): a request that first waits DB_ACQUIRE_TIMEOUT_MS for a connection and
+  // then for a statement still answers within TOOL_TIMEOUT_MS + 1 s (README "Failure modes").
+  const statementTimeoutMs =
+    env.DB_STATEMENT_TIMEOUT_MS ?? Math.max(100, Math.min(5000, Math.floor(env.TOOL_TIMEOUT_MS / 2)));
   return {
     env: env.NODE_ENV,
     http: {
@@ -236,6 +296,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       allowedOrigins: env.ALLOWED_ORIGINS,
       // Hostnames (port ignored). Loopback names are always allowed by default: local clients use them.
       allowedHosts: env.ALLOWED_HOSTS ?? [publicHost, 'localhost', '127.0.0.1', '[::1]'],
+      timeouts: {
+        headersMs: env.HTTP_HEADERS_TIMEOUT_MS,
+        bodyMs: env.HTTP_BODY_TIMEOUT_MS,
+        keepAliveMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      },
     },
     database: {
       url: env.DATABASE_URL,
@@ -244,24 +309,34 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       migrationsRun: env.MIGRATIONS_RUN ?? !env.DATABASE_URL,
       poolSize: env.DB_POOL_SIZE,
       preparedStatements: env.DB_PREPARED_STATEMENTS,
+      statementTimeoutMs,
+      // Past the statement timeout, the server's own cancel should have answered: allow it this long to arrive.
+      answerTimeoutMs: statementTimeoutMs + 500,
+      acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
     },
     redisUrl: env.REDIS_URL,
     auth,
+    console: { clientId: env.ADMIN_CONSOLE_CLIENT_ID, scope: env.ADMIN_CONSOLE_SCOPE },
     mcp: {
       sessionMode: env.MCP_SESSION_MODE,
       sessionIdleTimeoutMs: env.MCP_SESSION_IDLE_TIMEOUT_MS,
       sessionMax: env.MCP_SESSION_MAX,
+      sseHeartbeatMs: env.MCP_SSE_HEARTBEAT_MS,
       toolPacks: env.TOOL_PACKS,
     },
     logLevel: env.LOG_LEVEL,
     shutdown: { drainDelayMs: env.SHUTDOWN_DRAIN_DELAY_MS, graceMs: env.SHUTDOWN_GRACE_MS },
+    health: { timeoutMs: env.HEALTH_TIMEOUT_MS },
     resilience: {
       agentPerMinute: env.RATE_LIMIT_AGENT_PER_MINUTE,
       toolPerMinute: env.RATE_LIMIT_TOOL_PER_MINUTE,
       redisFailure: env.RATE_LIMIT_REDIS_FAILURE,
+      // Half the pool: one agent's calls, each holding or waiting for a connection, never starve the others.
+      agentConcurrent: env.RATE_LIMIT_AGENT_CONCURRENT ?? Math.max(1, Math.floor(env.DB_POOL_SIZE / 2)),
       toolTimeoutMs: env.TOOL_TIMEOUT_MS,
       breakerFailures: env.BREAKER_FAILURES,
       breakerHalfOpenAfterMs: env.BREAKER_HALF_OPEN_AFTER_MS,
+      breakerMinAgents: env.BREAKER_MIN_AGENTS,
       retryMaxAttempts: env.RETRY_MAX_ATTEMPTS,
       retryBaseDelayMs: env.RETRY_BASE_DELAY_MS,
       retryMaxDelayMs: env.RETRY_MAX_DELAY_MS,
@@ -318,6 +393,8 @@ function authConfig(env: Env, publicUrl: string): AppConfig['auth'] {
     agentClaim: env.AUTH_AGENT_CLAIM,
     scopeClaims: env.AUTH_SCOPE_CLAIMS,
     jwksCooldownSec: env.AUTH_JWKS_COOLDOWN_SEC,
+    jwksTimeoutMs: env.AUTH_JWKS_TIMEOUT_MS,
+    jwksStaleMaxSec: env.AUTH_JWKS_STALE_MAX_SEC,
     devKeyDir: join(env.DATA_DIR, 'dev-auth'),
   };
 }

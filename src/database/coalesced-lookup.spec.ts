@@ -1,3 +1,4 @@
+import { DatabaseTimeoutError } from './bounded-client.js';
 import { CoalescedLookup } from './coalesced-lookup.js';
 
 /** A fetch whose calls the test answers by hand, in any order. */
@@ -54,5 +55,20 @@ describe('CoalescedLookup', () => {
     const d = lookup.get('d');
     calls[2].answer(new Map([['d', 4]]));
     expect(await d).toBe(4);
+  });
+
+  it('fails the keys waiting behind a lookup the database did not answer in time, at once (issue #15 §4)', async () => {
+    const { calls, fetch } = manualFetch();
+    const lookup = new CoalescedLookup(fetch, 0, 1);
+    const a = lookup.get('a');
+    const b = lookup.get('b'); // waits behind a's lookup
+    calls[0].fail(new DatabaseTimeoutError(1500));
+    await expect(a).rejects.toThrow('did not answer within 1500 ms');
+    await expect(b).rejects.toThrow('did not answer within 1500 ms');
+    await tick();
+    expect(calls).toHaveLength(1); // b was not sent to wait as long again
+    const c = lookup.get('c'); // a later key gets a fresh lookup
+    calls[1].answer(new Map([['c', 3]]));
+    expect(await c).toBe(3);
   });
 });

@@ -1,3 +1,5 @@
+import { tooSlow } from './write-outcome.js';
+
 interface Waiter<V> {
   resolve: (value: V) => void;
   reject: (error: unknown) => void;
@@ -8,7 +10,8 @@ interface Waiter<V> {
  * lookups are running waits, and goes out with every other waiting key as soon as one of them returns. Each
  * answer therefore comes from a statement sent AFTER its key was asked for, never from an earlier or cached one:
  * as fresh as one lookup per request, but under load one round trip serves many requests. With no concurrency
- * (one client) every lookup goes out at once, alone.
+ * (one client) every lookup goes out at once, alone. When a lookup fails because the database did not answer in
+ * time, the keys waiting behind it fail with it instead of waiting a second time.
  */
 export class CoalescedLookup<K, V> {
   private waiting = new Map<K, Waiter<V>[]>();
@@ -46,6 +49,12 @@ export class CoalescedLookup<K, V> {
         },
         (error: unknown) => {
           for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
+          // The database did not answer in time: the keys asked for meanwhile would only wait as long again
+          // behind it, so they get the same answer now (each waits at most one bound, from its own arrival).
+          if (!tooSlow(error)) return;
+          const waiting = this.waiting;
+          this.waiting = new Map();
+          for (const waiters of waiting.values()) for (const w of waiters) w.reject(error);
         },
       )
       .finally(() => {

@@ -1,10 +1,23 @@
 import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
+import { BoundedClient } from './bounded-client.js';
 import { entities } from './entities.js';
 import { TypeOrmLogger } from './typeorm-logger.js';
 
+/** How long the pool may wait on PostgreSQL (AppConfig `database`); none for migrations (an index build may be long). */
+export interface DatabaseBounds {
+  statementTimeoutMs: number;
+  answerTimeoutMs: number;
+  acquireTimeoutMs: number;
+}
+
 /** One definition of the connection, shared by the app, the migration CLI and the tests. */
-export function dataSourceOptions(url: string, poolSize: number, migrationsRun: boolean): DataSourceOptions {
+export function dataSourceOptions(
+  url: string,
+  poolSize: number,
+  migrationsRun: boolean,
+  bounds?: DatabaseBounds,
+): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -17,7 +30,18 @@ export function dataSourceOptions(url: string, poolSize: number, migrationsRun: 
     uuidExtension: 'pgcrypto',
     installExtensions: false, // migrations need none (gen_random_uuid is core), and PGlite cannot install them
     poolSize,
-    extra: { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 },
+    extra: {
+      idleTimeoutMillis: 30000,
+      // Every wait is bounded (README "Failure modes"): for a pooled connection (a free slot or a new connection),
+      // for a statement on the server (`statement_timeout`, sent at connect; PGlite ignores it), and for any answer
+      // at all (BoundedClient: a server that never answers).
+      connectionTimeoutMillis: bounds?.acquireTimeoutMs ?? 5000,
+      ...(bounds && {
+        Client: BoundedClient,
+        statement_timeout: bounds.statementTimeoutMs,
+        answerTimeoutMs: bounds.answerTimeoutMs,
+      }),
+    },
     logger: new TypeOrmLogger(),
     maxQueryExecutionTime: 1000,
   };

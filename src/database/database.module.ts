@@ -43,6 +43,19 @@ export class DatabaseUrl implements OnApplicationShutdown {
 @Module({ providers: [DatabaseUrl], exports: [DatabaseUrl] })
 class DatabaseUrlModule {}
 
+/**
+ * Applies pending migrations on a connection of their own, without the pool's statement timeout: building an index
+ * on a large table may take longer than any per-call statement may.
+ */
+async function migrate(url: string): Promise<void> {
+  const migrator = new DataSource(dataSourceOptions(url, 1, true));
+  try {
+    await migrator.initialize(); // runs the migrations (`migrationsRun`)
+  } finally {
+    if (migrator.isInitialized) await migrator.destroy();
+  }
+}
+
 /** The DataSource (TypeORM) and HotSql (the per-call statements), for every module. */
 @Global()
 @Module({
@@ -52,8 +65,11 @@ class DatabaseUrlModule {}
     TypeOrmModule.forRootAsync({
       imports: [DatabaseUrlModule],
       inject: [AppConfig, DatabaseUrl],
-      useFactory: async (config: AppConfig, url: DatabaseUrl) =>
-        dataSourceOptions(await url.resolve(), config.database.poolSize, config.database.migrationsRun),
+      useFactory: async (config: AppConfig, url: DatabaseUrl) => {
+        const database = await url.resolve();
+        if (config.database.migrationsRun) await migrate(database);
+        return dataSourceOptions(database, config.database.poolSize, false, config.database);
+      },
     }),
   ],
 })

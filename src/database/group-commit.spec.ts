@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { GroupCommit } from './group-commit.js';
 
 interface Write {
@@ -15,7 +16,9 @@ function manualRun() {
   return { calls, run };
 }
 const tick = () => new Promise((r) => setImmediate(r));
-const sqlError = (code: string) => Object.assign(new Error(`sqlstate ${code}`), { code });
+/** An error answer of the server (what `pg` raises for an ErrorResponse). */
+const sqlError = (code: string) =>
+  Object.assign(new pg.DatabaseError(`sqlstate ${code}`, 0, 'error'), { code });
 const w = (key: string, value: number): Write => ({ key, value });
 
 describe('GroupCommit', () => {
@@ -141,5 +144,86 @@ describe('GroupCommit', () => {
     const a = group.submit(w('a', 1));
     calls[0].answer([]);
     await expect(a).rejects.toThrow('group commit: 0 results for 1 writes');
+  });
+
+  describe('bounded by the caller (issue #15 §5)', () => {
+    it('withdraws a waiting write when its caller gives up: never sent, rejected with the reason', async () => {
+      const { calls, run } = manualRun();
+      const group = new GroupCommit(run, (x: Write) => x.key);
+      const first = group.submit(w('a', 1));
+      const caller = new AbortController();
+      const sent: string[] = [];
+      const withdrawn = group.submit(w('b', 2), { signal: caller.signal, onSent: () => sent.push('b') });
+      const kept = group.submit(w('c', 3), { onSent: () => sent.push('c') });
+      caller.abort(new Error('deadline'));
+      await expect(withdrawn).rejects.toThrow('deadline');
+      calls[0].answer();
+      await first;
+      await tick();
+      expect(calls.map((c) => c.writes.map((x) => x.key))).toEqual([['a'], ['c']]);
+      expect(sent).toEqual(['c']);
+      calls[1].answer();
+      expect(await kept).toBe(6);
+    });
+
+    it('answers OUTCOME_UNKNOWN at once when the caller gives up after its write was sent', async () => {
+      const { calls, run } = manualRun();
+      const group = new GroupCommit(run, (x: Write) => x.key);
+      const caller = new AbortController();
+      let sent = false;
+      const write = group.submit(w('a', 1), { signal: caller.signal, onSent: () => (sent = true) });
+      expect(sent).toBe(true); // synchronously, as the statement goes out
+      caller.abort(new Error('deadline'));
+      await expect(write).rejects.toMatchObject({ code: 'OUTCOME_UNKNOWN' });
+      calls[0].answer(); // it did commit, later: the caller was told it may have
+      await tick();
+      expect(group.stats).toEqual({ statements: 1, writes: 1 });
+    });
+
+    it('refuses at once, unsent, when the caller has already given up', async () => {
+      const { calls, run } = manualRun();
+      const group = new GroupCommit(run, (x: Write) => x.key);
+      const caller = new AbortController();
+      caller.abort(new Error('gone'));
+      await expect(group.submit(w('a', 1), { signal: caller.signal })).rejects.toThrow('gone');
+      expect(calls).toHaveLength(0);
+    });
+
+    it('tells unanswered statements (OUTCOME_UNKNOWN) from refused or unsent ones (their own error)', async () => {
+      const { calls, run } = manualRun();
+      const group = new GroupCommit(run, (x: Write) => x.key);
+      const lost = group.submit(w('a', 1));
+      calls[0].fail(
+        Object.assign(new Error('The database did not answer within 1500 ms'), { code: 'ETIMEDOUT' }),
+      );
+      await expect(lost).rejects.toMatchObject({ code: 'OUTCOME_UNKNOWN' });
+      const refused = group.submit(w('b', 2));
+      await tick();
+      calls[1].fail(sqlError('57014')); // canceled at statement_timeout: rolled back
+      await expect(refused).rejects.toMatchObject({ code: '57014' });
+      const unsent = group.submit(w('c', 3));
+      await tick();
+      calls[2].fail(new Error('timeout exceeded when trying to connect'));
+      await expect(unsent).rejects.toThrow('timeout exceeded when trying to connect');
+    });
+
+    it('does not send again, alone, the write of a caller that gave up during a refused group', async () => {
+      const { calls, run } = manualRun();
+      const group = new GroupCommit(run, (x: Write) => x.key);
+      const first = group.submit(w('x', 0));
+      const caller = new AbortController();
+      const gone = group.submit(w('a', 1), { signal: caller.signal });
+      const stays = group.submit(w('b', 2));
+      calls[0].answer();
+      await first;
+      await tick();
+      caller.abort(new Error('deadline'));
+      await expect(gone).rejects.toMatchObject({ code: 'OUTCOME_UNKNOWN' });
+      calls[1].fail(sqlError('40P01'));
+      await tick();
+      expect(calls.slice(2).map((c) => c.writes.map((x) => x.key))).toEqual([['b']]);
+      calls[2].answer();
+      expect(await stays).toBe(4);
+    });
   });
 });

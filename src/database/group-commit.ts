@@ -1,8 +1,25 @@
+import { notSent, OutcomeUnknownError, refusedByServer } from './write-outcome.js';
+
 interface Pending<W, R> {
   write: W;
   key: string;
   resolve: (result: R) => void;
   reject: (error: unknown) => void;
+  signal?: AbortSignal;
+  onSent?: () => void;
+  /** In a statement already: from now on it may commit. */
+  sent: boolean;
+}
+
+/** How one write waits for its group's statement. */
+export interface SubmitOptions {
+  /**
+   * The caller's deadline or cancellation. While the write waits for a statement it is withdrawn (rejected with
+   * the signal's reason: it changed nothing); once sent, the caller stops waiting with OUTCOME_UNKNOWN.
+   */
+  signal?: AbortSignal;
+  /** Called (synchronously) when the write goes out in a statement. */
+  onSent?: () => void;
 }
 
 /**
@@ -14,8 +31,10 @@ interface Pending<W, R> {
  * a second write of a key waits for the next statement. Writes go in key order, so that two replicas' groups lock
  * their rows in the same order. If the database refuses a statement for its data or a race (SQLSTATE class 22,
  * 23 or 40: a bad row, a deadlock all the same), the statement changed nothing, so its writes are retried one per
- * statement: a write then fails only for its own reason. Any other failure (a lost connection: the statement may
- * have committed) fails the whole group, as it would fail a write sent alone.
+ * statement: a write then fails only for its own reason. A statement the server answered with another error
+ * changed nothing either, and fails its writes with that error. Without an answer (a lost connection, no answer in
+ * time: the statement may have committed) every write of the group fails with OUTCOME_UNKNOWN, and is never sent
+ * again.
  */
 export class GroupCommit<W, R> {
   private waiting: Pending<W, R>[] = [];
@@ -31,9 +50,37 @@ export class GroupCommit<W, R> {
     private readonly maxBatch = 500,
   ) {}
 
-  submit(write: W): Promise<R> {
+  submit(write: W, { signal, onSent }: SubmitOptions = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.waiting.push({ write, key: this.keyOf(write), resolve, reject });
+      if (signal?.aborted) return reject(signal.reason as Error);
+      const pending: Pending<W, R> = {
+        write,
+        key: this.keyOf(write),
+        resolve,
+        reject,
+        signal,
+        onSent,
+        sent: false,
+      };
+      if (signal) {
+        const onAbort = () => {
+          if (pending.sent)
+            return reject(new OutcomeUnknownError('the call ended while its write was in flight'));
+          this.waiting.splice(this.waiting.indexOf(pending), 1);
+          reject(signal.reason as Error);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.resolve = (result) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(result);
+        };
+        pending.reject = (error) => {
+          signal.removeEventListener('abort', onAbort);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the driver's error, as it came
+          reject(error);
+        };
+      }
+      this.waiting.push(pending);
       if (this.inFlight < this.maxInFlight) this.send();
     });
   }
@@ -50,6 +97,10 @@ export class GroupCommit<W, R> {
     }
     this.waiting = later;
     batch.sort((a, b) => (a.key < b.key ? -1 : 1));
+    for (const pending of batch) {
+      pending.sent = true;
+      pending.onSent?.();
+    }
     this.inFlight++;
     void this.commit(batch).finally(() => {
       this.inFlight--;
@@ -67,6 +118,8 @@ export class GroupCommit<W, R> {
         return;
       }
       for (const p of batch) {
+        // A caller that gave up was told OUTCOME_UNKNOWN: its write, which did not happen, is not sent again.
+        if (p.signal?.aborted) continue;
         try {
           p.resolve((await this.execute([p.write]))[0]);
         } catch (alone) {
@@ -79,7 +132,13 @@ export class GroupCommit<W, R> {
   private async execute(writes: W[]): Promise<R[]> {
     this.stats.statements++;
     this.stats.writes += writes.length;
-    const results = await this.run(writes);
+    let results: R[];
+    try {
+      results = await this.run(writes);
+    } catch (error) {
+      if (refusedByServer(error) || notSent(error)) throw error;
+      throw new OutcomeUnknownError('the database did not answer', error);
+    }
     if (results.length !== writes.length)
       throw new Error(`group commit: ${results.length} results for ${writes.length} writes`);
     return results;

@@ -4,18 +4,24 @@ import { DataSource } from 'typeorm';
 
 @Injectable()
 export class MigrationsHealthIndicator {
+  /** Once every migration of this build is applied, it stays so: later probes need not ask again. */
+  private applied = false;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly indicator: HealthIndicatorService,
   ) {}
 
-  async isApplied(key: string) {
+  /** Up when every migration is applied; down when one is pending or the answer does not come within `timeoutMs`. */
+  isApplied(key: string, timeoutMs: number) {
     const check = this.indicator.check(key);
-    try {
-      // showMigrations() is true while any migration is pending.
-      return (await this.dataSource.showMigrations()) ? check.down({ pending: true }) : check.up();
-    } catch {
-      return check.down({ error: 'cannot read migrations table' });
-    }
+    if (this.applied) return check.up();
+    return check
+      .attempt(async () => {
+        // showMigrations() is true while any migration is pending.
+        if (await this.dataSource.showMigrations()) throw new Error('migrations pending');
+        this.applied = true;
+      })
+      .withTimeout(timeoutMs);
   }
 }

@@ -7,6 +7,11 @@
  * `n >= 1` = "the key must be at version n". A lost compare-and-set throws `STATE_VERSION_CONFLICT` whose
  * `details.currentVersion` is the version now stored (0 = absent), ready to be read and retried.
  * After a delete, a re-created key starts again at version 1.
+ *
+ * Writes end with the call (issue #15 §5): one still waiting for its statement when the call's `ctx.signal` fires
+ * is withdrawn and throws the signal's reason (it did not happen); one already sent throws `OUTCOME_UNKNOWN` (it
+ * may have happened), as does a write whose answer never comes. `TOOL_UNAVAILABLE`: the database did not answer
+ * in time, nothing was written.
  */
 export interface AgentState {
   /** The entry, or `undefined` when the key does not exist. */

@@ -5,6 +5,7 @@ import { DomainError } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
+import { OutcomeUnknownError, tooSlow } from '../database/write-outcome.js';
 import type {
   AgentState,
   StateDeleteResult,
@@ -14,7 +15,8 @@ import type {
   StateWriteOptions,
   StateWriteResult,
 } from './agent-state.js';
-import { checkKey, serializeValue, type StateLimits } from './state-limits.js';
+import { checkKey, isValidKey, serializeValue, type StateLimits } from './state-limits.js';
+import type { CallWrites } from './call-writes.js';
 import { StateKeyLimitError, StateVersionConflictError } from './state.errors.js';
 
 /** Who is writing, for the audit trail. */
@@ -26,22 +28,31 @@ export interface StateOrigin {
   toolVersion?: string;
 }
 
+/** The call a state handle serves: its end (deadline or cancellation) and the record of its writes. */
+export interface CallBinding {
+  signal: AbortSignal;
+  writes: CallWrites;
+}
+
 export const LIST_DEFAULT_LIMIT = 50;
 export const LIST_MAX_LIMIT = 100;
 const MAX_VERSION = 2 ** 31 - 1;
 /** The "version" a refused write gets back from its statement (real versions start at 1). */
 const KEY_LIMIT = 0;
 
-/** How `set` writes: unconditionally, only if absent (expected version 0), or only at the expected version. */
-type WriteMode = 'upsert' | 'create' | 'compareAndSet';
+/**
+ * How a write changes its key: `set` unconditionally, only if absent (expected version 0), or only at the expected
+ * version; `delete` unconditionally or only at the expected version.
+ */
+type WriteMode = 'upsert' | 'create' | 'compareAndSet' | 'delete';
 
-/** One `set`, waiting for its group's statement. */
+/** One write (a `set` or a `delete`), waiting for its group's statement. */
 interface Write {
   agentId: string;
   key: string;
-  /** The value as JSON. */
-  json: string;
-  /** compareAndSet only: the expected version, and the expected value as JSON (NULL = any). */
+  /** The value as JSON (null for a delete). */
+  json: string | null;
+  /** compareAndSet and delete: the expected version (NULL = any); compareAndSet: the expected value as JSON (NULL = any). */
   expected: number | null;
   expectedValue: string | null;
   event: AuditEventInput;
@@ -92,6 +103,10 @@ const WRITES: Record<WriteMode, string> = {
       WHERE s.agent_id = i.agent_id AND s.key = i.key AND s.version = i.expected
         AND (i.expected_value IS NULL OR s.value = i.expected_value)
       RETURNING i.n, s.version)`,
+  // The version deleted is the one its audit row names.
+  delete: `changed AS (DELETE FROM agent_state s USING input i
+      WHERE s.agent_id = i.agent_id AND s.key = i.key AND (i.expected IS NULL OR s.version = i.expected)
+      RETURNING i.n, s.version)`,
 };
 
 const GET: Statement = {
@@ -108,13 +123,18 @@ const GET: Statement = {
  * commit, one per write mode): under load one round trip and one commit serve many writes, as the audit trail's
  * do. Compare-and-set is an UPDATE with `version = expected` in its WHERE clause; create-only is `INSERT … ON
  * CONFLICT DO NOTHING`. Both are race-free under READ COMMITTED: a concurrent writer waits for the row lock, then
- * re-checks the condition. A `delete` (rarer, and conditional in two steps) is a transaction with its audit row.
+ * re-checks the condition. A `delete` is the same: one statement with its audit row, group-committed.
+ *
+ * Bounded by the call (issue #15 §5): a handle bound to a call (`forCall`) stops waiting when the call ends. A write
+ * still waiting for its statement is withdrawn then (it changed nothing: the call's error is a guarantee); one
+ * already sent may still commit, so the call learns OUTCOME_UNKNOWN, as it does when the database never answers.
+ * The database being too slow (no connection in time, `statement_timeout`) is TOOL_UNAVAILABLE: nothing changed.
  */
 @Injectable()
 export class StateService {
   private readonly limits: StateLimits;
   private readonly writes = Object.fromEntries(
-    (['upsert', 'create', 'compareAndSet'] as const).map((mode) => [
+    (['upsert', 'create', 'compareAndSet', 'delete'] as const).map((mode) => [
       mode,
       new GroupCommit<Write, number | undefined>(
         (writes) => this.write(mode, writes),
@@ -122,6 +142,8 @@ export class StateService {
       ),
     ]),
   ) as Record<WriteMode, GroupCommit<Write, number | undefined>>;
+  /** Who each handle serves, so that `forCall` can bind it to a call. */
+  private readonly handles = new WeakMap<AgentState, { agentId: string; origin: StateOrigin }>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -133,19 +155,27 @@ export class StateService {
   }
 
   /** The handle tools get as `ctx.state`: bound to one agent, with no way to name another. */
-  forAgent(agentId: string, origin: StateOrigin = {}): AgentState {
-    return Object.freeze({
+  forAgent(agentId: string, origin: StateOrigin = {}, call?: CallBinding): AgentState {
+    const handle: AgentState = Object.freeze({
       get: (key: string) => this.get(agentId, key),
       set: (key: string, value: unknown, options?: StateWriteOptions) =>
-        this.set(agentId, key, value, options, origin),
-      delete: (key: string, options?: StateWriteOptions) => this.delete(agentId, key, options, origin),
+        this.set(agentId, key, value, options, origin, call),
+      delete: (key: string, options?: StateWriteOptions) => this.delete(agentId, key, options, origin, call),
       list: (options?: StateListOptions) => this.list(agentId, options),
     });
+    this.handles.set(handle, { agentId, origin });
+    return handle;
+  }
+
+  /** The same agent's handle, bound to `call` (see the class comment); a handle made elsewhere stays as it is. */
+  forCall(handle: AgentState, call: CallBinding): AgentState {
+    const owner = this.handles.get(handle);
+    return owner ? this.forAgent(owner.agentId, owner.origin, call) : handle;
   }
 
   async get(agentId: string, key: string): Promise<StateEntry | undefined> {
     checkKey(key, this.limits);
-    const [row] = await this.sql.rows<StateRow>(GET, [agentId, key]);
+    const [row] = await this.sql.rows<StateRow>(GET, [agentId, key]).catch(slowAsUnavailable);
     return row && toEntry(row);
   }
 
@@ -155,6 +185,7 @@ export class StateService {
     value: unknown,
     options: StateWriteOptions = {},
     origin: StateOrigin = {},
+    call?: CallBinding,
   ): Promise<StateWriteResult> {
     checkKey(key, this.limits);
     const json = serializeValue(value, this.limits);
@@ -162,14 +193,18 @@ export class StateService {
     const mode: WriteMode = expected === undefined ? 'upsert' : expected === 0 ? 'create' : 'compareAndSet';
     if (options.expectedValue !== undefined && mode !== 'compareAndSet')
       throw new DomainError('INVALID_ARGUMENTS', 'expectedValue needs an expectedVersion >= 1');
-    const version = await this.writes[mode].submit({
-      agentId,
-      key,
-      json,
-      expected: expected ?? null,
-      expectedValue: expectedValueOf(options),
-      event: { ...this.changeEvent(agentId, origin, 'set'), detail: { key } },
-    });
+    const version = await this.submit(
+      mode,
+      {
+        agentId,
+        key,
+        json,
+        expected: expected ?? null,
+        expectedValue: expectedValueOf(options),
+        event: { ...this.changeEvent(agentId, origin, 'set'), detail: { key } },
+      },
+      call,
+    );
     if (version === KEY_LIMIT) throw new StateKeyLimitError(key, this.limits.maxKeysPerAgent);
     if (version === undefined)
       throw new StateVersionConflictError(
@@ -181,11 +216,31 @@ export class StateService {
   }
 
   /**
+   * Sends a write with its group, bound to the call: `call.writes` counts it from the moment it is sent until it is
+   * known to have changed nothing.
+   */
+  private async submit(mode: WriteMode, write: Write, call?: CallBinding): Promise<number | undefined> {
+    let settle: ((changed: boolean) => void) | undefined;
+    try {
+      const version = await this.writes[mode].submit(write, {
+        signal: call?.signal,
+        onSent: call && (() => (settle = call.writes.sent())),
+      });
+      settle?.(version !== undefined && version !== KEY_LIMIT);
+      return version;
+    } catch (error) {
+      // Refused by the server, or never sent: it changed nothing. OUTCOME_UNKNOWN: it may have.
+      if (!(error instanceof OutcomeUnknownError)) settle?.(false);
+      return slowAsUnavailable(error);
+    }
+  }
+
+  /**
    * One statement for a group of writes of one mode; the new version per write, undefined where none was made
    * (a lost compare-and-set or create), KEY_LIMIT where the key cap refused it.
    */
   private async write(mode: WriteMode, writes: Write[]): Promise<(number | undefined)[]> {
-    const capped = mode !== 'compareAndSet';
+    const capped = mode === 'upsert' || mode === 'create'; // writes that may create keys
     const values: unknown[] = [
       writes.map((w) => w.agentId),
       writes.map((w) => w.key),
@@ -216,28 +271,35 @@ export class StateService {
     key: string,
     options: StateWriteOptions = {},
     origin: StateOrigin = {},
+    call?: CallBinding,
   ): Promise<StateDeleteResult> {
     checkKey(key, this.limits);
     const expected = expectedVersionOf(options);
-    return this.dataSource.transaction(async (em) => {
-      if (expected === 0) {
-        // "Must not exist": nothing to delete, and a conflict if it does exist.
-        const current = await currentVersion(em, agentId, key);
-        if (current !== 0) throw new StateVersionConflictError(key, 0, current);
-        return { key, deleted: false };
-      }
-      const [rows] = await em.query<[{ version: number }[], number]>(
-        `DELETE FROM agent_state WHERE agent_id = $1 AND key = $2${expected ? ' AND version = $3' : ''}
-         RETURNING version`,
-        expected ? [agentId, key, expected] : [agentId, key],
-      );
-      if (rows.length === 0) {
-        if (expected === undefined) return { key, deleted: false };
-        throw new StateVersionConflictError(key, expected, await currentVersion(em, agentId, key));
-      }
-      await this.recordChange(em, agentId, origin, 'delete', key, rows[0].version);
-      return { key, deleted: true, version: rows[0].version };
-    });
+    if (expected === 0) {
+      // "Must not exist": nothing to delete, and a conflict if it does exist.
+      const current = await currentVersion(this.dataSource.manager, agentId, key);
+      if (current !== 0) throw new StateVersionConflictError(key, 0, current);
+      return { key, deleted: false };
+    }
+    const version = await this.submit(
+      'delete',
+      {
+        agentId,
+        key,
+        json: null,
+        expected: expected ?? null,
+        expectedValue: null,
+        event: { ...this.changeEvent(agentId, origin, 'delete'), detail: { key } },
+      },
+      call,
+    );
+    if (version !== undefined) return { key, deleted: true, version };
+    if (expected === undefined) return { key, deleted: false };
+    throw new StateVersionConflictError(
+      key,
+      expected,
+      await currentVersion(this.dataSource.manager, agentId, key),
+    );
   }
 
   async list(agentId: string, options: StateListOptions = {}): Promise<StatePage> {
@@ -259,10 +321,12 @@ export class StateService {
       params.push(after);
       where += ` AND key > $${params.length}`;
     }
-    const rows = await this.dataSource.query<{ key: string; version: number; updated_at: Date }[]>(
-      `SELECT key, version, updated_at FROM agent_state WHERE ${where} ORDER BY key LIMIT $2`,
-      params,
-    );
+    const rows = await this.dataSource
+      .query<{ key: string; version: number; updated_at: Date }[]>(
+        `SELECT key, version, updated_at FROM agent_state WHERE ${where} ORDER BY key LIMIT $2`,
+        params,
+      )
+      .catch(slowAsUnavailable);
     const page = rows.slice(0, limit);
     return {
       items: page.map((r) => ({ key: r.key, version: r.version, updatedAt: r.updated_at.toISOString() })),
@@ -272,7 +336,9 @@ export class StateService {
 
   private decodeCursor(cursor: string): string {
     const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-    if (!key || encodeCursor(key) !== cursor)
+    // A cursor names a stored key, so it is a valid key: a forged one (e.g. U+0000, which PostgreSQL text refuses)
+    // is refused here and never reaches SQL.
+    if (!key || encodeCursor(key) !== cursor || !isValidKey(key, this.limits))
       throw new DomainError('INVALID_ARGUMENTS', 'cursor is not one this service returned');
     return key;
   }
@@ -280,20 +346,17 @@ export class StateService {
   private changeEvent(agentId: string, origin: StateOrigin, outcome: 'set' | 'delete'): AuditEventInput {
     return { kind: 'state_change', agentId, outcome, ...origin };
   }
+}
 
-  private recordChange(
-    em: EntityManager,
-    agentId: string,
-    origin: StateOrigin,
-    outcome: 'set' | 'delete',
-    key: string,
-    version: number,
-  ): Promise<void> {
-    return this.audit.recordInTransaction(em, {
-      ...this.changeEvent(agentId, origin, outcome),
-      detail: { key, version },
-    });
-  }
+/** The database did not answer in time (no connection, `statement_timeout`): nothing changed; retry later. */
+function slowAsUnavailable(error: unknown): never {
+  if (!tooSlow(error)) throw error;
+  const unavailable = new DomainError(
+    'TOOL_UNAVAILABLE',
+    'The database did not answer in time; nothing was changed. Retry later.',
+  );
+  (unavailable as { cause?: unknown }).cause = error;
+  throw unavailable;
 }
 
 /** The expected value as JSON for `$5`, or NULL (no value check). */

@@ -1,3 +1,4 @@
+import type { CallWrites } from '../state/call-writes.js';
 import type { ToolCall, ToolContext, ToolDefinition, ToolResult } from './tool.types.js';
 
 /** One call travelling through the pipeline. `tool` is set by the resolve step. */
@@ -9,6 +10,10 @@ export interface ToolInvocation {
   input?: unknown;
   /** Whether the agent holds a grant in force for `tool`, read by the resolve step (ToolGate) for this call. */
   granted?: boolean;
+  /** When the call's time budget ends (epoch ms), set by the timeout step; the audit row gets a margin past it. */
+  deadline?: number;
+  /** The call's state writes, as far as they may have changed anything (set by the timeout step). */
+  writes?: CallWrites;
 }
 
 /**

@@ -1,5 +1,5 @@
-import { DataSource, type EntityManager } from 'typeorm';
-import { AuditRecorder, type AuditEventInput } from '../../src/audit/audit-recorder.js';
+import { DataSource } from 'typeorm';
+import { AuditRecorder } from '../../src/audit/audit-recorder.js';
 import { AppConfig } from '../../src/config/app-config.js';
 import { HotSql } from '../../src/database/hot-sql.js';
 import { StateService } from '../../src/state/state.service.js';
@@ -321,7 +321,7 @@ describe(`StateService (${databaseKind})`, () => {
     expect(audited).toEqual(['set k1', 'set k2', 'set k3', 'set k1', 'set k1', 'delete k2', 'set k9']);
   });
 
-  it('makes no change when its audit row is refused: a set is one statement with it', async () => {
+  it('makes no change when its audit row is refused: a set or delete is one statement with it', async () => {
     const agentId = agent();
     const a = state.forAgent(agentId);
     await a.set('k', 'kept'); // version 1, audited
@@ -335,6 +335,8 @@ describe(`StateService (${databaseKind})`, () => {
         () => a.set('k', 'lost'),
         () => a.set('k', 'lost', { expectedVersion: 1 }),
         () => a.set('new', 'lost', { expectedVersion: 0 }),
+        () => a.delete('k'),
+        () => a.delete('k', { expectedVersion: 1 }),
       ])
         await expect(write()).rejects.toMatchObject({ code: '23514' }); // check_violation
     } finally {
@@ -342,51 +344,6 @@ describe(`StateService (${databaseKind})`, () => {
     }
     expect(await a.get('k')).toMatchObject({ value: 'kept', version: 1 });
     expect(await a.get('new')).toBeUndefined();
-    expect(await stateChanges(agentId)).toEqual([
-      expect.objectContaining({ outcome: 'set', detail: { key: 'k', version: 1 } }),
-    ]);
-  });
-
-  it('rolls a delete back with its audit row when the transaction fails after both were written', async () => {
-    const real = app.app.get(AuditRecorder);
-    const seen: { row: 'present' | 'gone'; auditRows: number }[] = [];
-    /** Strict wrapper: writes the real audit row in the caller's transaction, observes it, then fails. */
-    class FailingAfterWrite extends AuditRecorder {
-      record(): Promise<void> {
-        throw new Error('StateService must not use record() outside its transaction');
-      }
-      insertPerRow(...args: Parameters<AuditRecorder['insertPerRow']>) {
-        return real.insertPerRow(...args);
-      }
-      async recordInTransaction(em: EntityManager, event: AuditEventInput): Promise<void> {
-        await real.recordInTransaction(em, event);
-        const [row] = await em.query<{ here: boolean }[]>(
-          `SELECT true AS here FROM agent_state WHERE agent_id = $1 AND key = $2`,
-          [event.agentId, event.detail?.key],
-        );
-        const [{ count }] = await em.query<{ count: number }[]>(
-          `SELECT count(*)::int AS count FROM audit_event WHERE kind = 'state_change' AND agent_id = $1`,
-          [event.agentId],
-        );
-        seen.push({ row: row ? 'present' : 'gone', auditRows: count });
-        throw new Error('injected failure after the audit row');
-      }
-    }
-    const failing = new StateService(
-      db,
-      new FailingAfterWrite(),
-      app.app.get(HotSql),
-      app.app.get(AppConfig),
-    );
-    const agentId = agent();
-    await state.forAgent(agentId).set('k', 'kept'); // version 1, audited
-
-    await expect(failing.delete(agentId, 'k')).rejects.toThrow(/injected/);
-
-    // Inside: the row was gone and its delete audit row visible next to the set's.
-    expect(seen).toEqual([{ row: 'gone', auditRows: 2 }]);
-    // Outside: neither the delete nor its audit row happened.
-    expect(await state.get(agentId, 'k')).toMatchObject({ value: 'kept', version: 1 });
     expect(await stateChanges(agentId)).toEqual([
       expect.objectContaining({ outcome: 'set', detail: { key: 'k', version: 1 } }),
     ]);

@@ -1,5 +1,8 @@
 import { DomainError } from '../../common/domain-error.js';
 import { loadConfig } from '../../config/app-config.js';
+import { DatabaseTimeoutError } from '../../database/bounded-client.js';
+import { OutcomeUnknownError } from '../../database/write-outcome.js';
+import { CallWrites } from '../../state/call-writes.js';
 import { TransientError } from '../tool-errors.js';
 import type { ToolInvocation } from '../tool-pipeline.js';
 import type { ToolDefinition, ToolResult } from '../tool.types.js';
@@ -74,6 +77,31 @@ describe('RetryStep', () => {
     );
     expect(next.calls).toBe(1);
   });
+
+  it('never repeats a write whose outcome is unknown (issue #15 §5)', async () => {
+    const next = failing(new OutcomeUnknownError('no answer'));
+    await expect(step.run(invocation({ annotations: { idempotentHint: true } }), next)).rejects.toMatchObject(
+      {
+        code: 'OUTCOME_UNKNOWN',
+      },
+    );
+    expect(next.calls).toBe(1);
+  });
+
+  it('never repeats an attempt whose writes may have changed state, whatever failed after them', async () => {
+    const call = invocation({ annotations: { idempotentHint: true } });
+    call.writes = new CallWrites();
+    const next = Object.assign(
+      async (): Promise<ToolResult> => {
+        next.calls++;
+        call.writes!.sent()(true); // a write committed, then something transient failed
+        throw new TransientError();
+      },
+      { calls: 0 },
+    );
+    await expect(step.run(call, next)).rejects.toBeInstanceOf(TransientError);
+    expect(next.calls).toBe(1);
+  });
 });
 
 describe('isTransient', () => {
@@ -85,6 +113,10 @@ describe('isTransient', () => {
     [Object.assign(new Error('conn'), { code: '08006' }), true],
     [Object.assign(new Error('reset'), { code: 'ECONNRESET' }), true],
     [new Error('Connection terminated unexpectedly'), true],
+    [Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }), true],
+    [new DatabaseTimeoutError(1500), true],
+    [new Error('timeout exceeded when trying to connect'), true],
+    [new OutcomeUnknownError('no answer'), false],
     [Object.assign(new Error('unique'), { code: '23505' }), false],
     [new DomainError('INVALID_ARGUMENTS', 'bad'), false],
     [new Error('bug'), false],

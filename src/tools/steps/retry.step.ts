@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error.js';
+import { outageLog } from '../../common/logging/outage-log.js';
 import { AppConfig } from '../../config/app-config.js';
+import { notSent } from '../../database/write-outcome.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolDefinition, ToolResult } from '../tool.types.js';
 import { IDEMPOTENCY_KEY_META } from './idempotency.step.js';
@@ -20,7 +22,8 @@ export interface RetryPolicy {
  * `annotations.idempotentHint: true` or a `retry` policy, or the call carries an idempotency key
  * (`_meta["mcp-production/idempotency-key"]`). Anything else runs exactly once. Exponential backoff with full
  * jitter, bounded by attempts (RETRY_MAX_ATTEMPTS) and total time (RETRY_MAX_ELAPSED_MS, and the call's
- * timeout, whose signal also cuts a backoff short).
+ * timeout, whose signal also cuts a backoff short). An attempt whose state writes changed something, or may have
+ * (OUTCOME_UNKNOWN), is never repeated: the caller must reconcile first.
  */
 @Injectable()
 export class RetryStep implements ToolStep {
@@ -37,9 +40,11 @@ export class RetryStep implements ToolStep {
       } catch (error) {
         const { signal, logger } = invocation.ctx;
         if (!isTransient(error) || attempt >= policy.attempts || signal.aborted) throw error;
+        if (invocation.writes?.mayHaveChanged) throw error;
         const delayMs = backoffMs(attempt, policy);
         if (Date.now() - started + delayMs > policy.maxElapsedMs) throw error;
-        logger.warn({ attempt, delayMs, err: error }, 'transient tool failure; retrying');
+        // During an outage: one line per cause per interval, not one per retry (OutageLog).
+        outageLog.report(logger, error, 'transient tool failure; retrying', { attempt, delayMs }, 'warn');
         if (!(await sleep(delayMs, signal))) throw error;
       }
     }
@@ -68,14 +73,18 @@ export function backoffMs(attempt: number, policy: Pick<RetryPolicy, 'baseDelayM
   return Math.round(Math.random() * ceiling);
 }
 
-/** SQLSTATEs worth a retry: serialization failure, deadlock, lock timeout, shutdown, too many connections. */
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '57P03', '53300']);
+/**
+ * SQLSTATEs worth a retry: serialization failure, deadlock, lock timeout, statement timeout (query canceled),
+ * shutdown, too many connections. Each means the statement's transaction did not commit.
+ */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '57014', '57P01', '57P02', '57P03', '53300']);
 const TRANSIENT_SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 
 /**
  * Is this failure transient (worth repeating)? `TransientError` (code TOOL_UNAVAILABLE) or any error with
  * `transient: true`; PostgreSQL errors of the classes above or class 08 (connection exception), also wrapped in
- * TypeORM's `QueryFailedError`; dropped sockets. Every other domain error is a definite answer.
+ * TypeORM's `QueryFailedError`; dropped sockets and unanswered statements (ETIMEDOUT); no pooled connection in time.
+ * Every other domain error is a definite answer (OUTCOME_UNKNOWN above all: never repeated on its own).
  */
 export function isTransient(error: unknown): boolean {
   if (error instanceof DomainError) return error.code === 'TOOL_UNAVAILABLE';
@@ -86,7 +95,7 @@ export function isTransient(error: unknown): boolean {
     driverError?: { code?: unknown };
     message?: unknown;
   };
-  if (e.transient === true) return true;
+  if (e.transient === true || notSent(error)) return true;
   for (const code of [e.code, e.driverError?.code]) {
     if (typeof code !== 'string') continue;
     if (TRANSIENT_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || TRANSIENT_SOCKET_CODES.has(code))
