@@ -4,13 +4,12 @@ import { CircuitBreakers } from '../resilience/circuit-breakers.service.js';
 import { ToolSwitchService } from '../resilience/tool-switch.service.js';
 import { breakerKey } from '../tools/steps/breaker.step.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
-import { RequireScopes } from '../auth/require-scopes.decorator.js';
-import { ADMIN_SCOPE } from '../auth/scopes.js';
+import { AdminScopes } from '../auth/admin-scopes.decorator.js';
 
 @ApiTags('admin')
 @ApiBearerAuth()
 @Controller('admin/tools')
-@RequireScopes(ADMIN_SCOPE)
+@AdminScopes()
 export class ToolsCatalogController {
   constructor(
     private readonly registry: ToolRegistry,

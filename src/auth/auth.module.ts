@@ -1,11 +1,14 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { ToolsModule } from '../tools/tools.module.js';
 import { BearerAuthGuard } from './bearer-auth.guard.js';
+import { BearerAuthHook } from './bearer-auth.hook.js';
 import { AuthChallenges, resourceMetadataUrl } from './challenge.js';
 import { DevAuthController } from './dev-auth.controller.js';
 import { DevAuthService } from './dev-auth.service.js';
+import { DevConsoleTokenController } from './dev-console-token.controller.js';
 import { JwtStrategy } from './jwt.strategy.js';
 import { ProtectedResourceController } from './protected-resource.controller.js';
 import { RevocationService } from './revocation.service.js';
@@ -20,8 +23,8 @@ import { VERIFIED_TOKEN_CACHE_DEFAULTS, VerifiedTokenCache } from './verified-to
  * by the composition root (`app.module.ts`).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([RevokedTokenEntity]), ToolsModule],
-  controllers: [ProtectedResourceController, DevAuthController],
+  imports: [TypeOrmModule.forFeature([RevokedTokenEntity]), ToolsModule, DiscoveryModule],
+  controllers: [ProtectedResourceController, DevAuthController, DevConsoleTokenController],
   providers: [
     {
       provide: AuthChallenges,
@@ -42,8 +45,9 @@ import { VERIFIED_TOKEN_CACHE_DEFAULTS, VerifiedTokenCache } from './verified-to
     RevocationService,
     JwtStrategy,
     BearerAuthGuard,
+    BearerAuthHook,
     ScopeGuard,
   ],
-  exports: [RevocationService, BearerAuthGuard, ScopeGuard, AuthChallenges],
+  exports: [RevocationService, BearerAuthGuard, BearerAuthHook, ScopeGuard, AuthChallenges],
 })
 export class AuthModule {}

@@ -5,7 +5,7 @@ import { PromptRegistry } from '../tools/prompt-registry.service.js';
 import { ResourceRegistry } from '../tools/resource-registry.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 import { Public } from './public.decorator.js';
-import { ADMIN_SCOPE, toolScope } from './scopes.js';
+import { ADMIN_READ_SCOPE, ADMIN_SCOPE, toolScope } from './scopes.js';
 
 const PATHS = ['oauth-protected-resource', 'oauth-protected-resource/mcp'];
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -83,6 +83,7 @@ export class ProtectedResourceController {
       authorization_servers: [this.config.auth.issuer],
       scopes_supported: [
         ADMIN_SCOPE,
+        ADMIN_READ_SCOPE,
         ...new Set(this.registry.all().map((tool) => toolScope(tool.name))),
         ...[...this.resources.fixed(), ...this.resources.templated()].map((r) => `resource:${r.name}`),
         ...this.prompts.all().map((p) => `prompt:${p.name}`),

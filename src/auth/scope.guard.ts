@@ -3,19 +3,18 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import { isMcpRoute } from '../common/mcp-route.js';
 import { principalOf, type Principal } from '../common/principal.js';
+import { READ_SCOPES, SAFE_METHODS } from './admin-scopes.decorator.js';
 import { AuthChallenges } from './challenge.js';
 import { isPublic } from './public.decorator.js';
 import { REQUIRED_SCOPES } from './require-scopes.decorator.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { toolCallNames, toolScope } from './scopes.js';
 
-/** The MCP endpoint's route (Fastify's route pattern, so query strings and trailing parts do not matter). */
-const MCP_ROUTE = '/mcp';
-
 /**
  * Scopes, a global guard after authentication (so the order is Origin 403 → 401 → scope 403):
- * - routes marked `@RequireScopes(...)` need every listed scope;
+ * - routes marked `@RequireScopes(...)` need every listed scope (on GET/HEAD, one `@ReadableWith` scope will do);
  * - `POST /mcp` carrying `tools/call` of tool X needs `tool:X`. The JSON-RPC body is parsed before guards run, so
  *   the 403 challenge goes out before the MCP transport starts any stream. Each denied call is audited.
  * The tool pipeline checks scope and grant again on every call; this guard is what gives clients the HTTP 403
@@ -38,16 +37,20 @@ export class ScopeGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const principal = principalOf(req);
 
-    const required = this.reflector.getAllAndMerge<string[]>(REQUIRED_SCOPES, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (required.some((scope) => !principal.scopes.has(scope))) {
+    const targets = [context.getHandler(), context.getClass()];
+    const required = this.reflector.getAllAndMerge<string[]>(REQUIRED_SCOPES, targets);
+    // A read scope (`@ReadableWith`, e.g. mcp:admin:read) stands in for the required ones on GET and HEAD only.
+    const reads =
+      SAFE_METHODS.has(req.method) &&
+      this.reflector
+        .getAllAndMerge<string[]>(READ_SCOPES, targets)
+        .some((scope) => principal.scopes.has(scope));
+    if (!reads && required.some((scope) => !principal.scopes.has(scope))) {
       this.metrics.authFailure('insufficient_scope');
       throw this.challenges.insufficientScope([...new Set(required)]);
     }
 
-    if (req.method === 'POST' && req.routeOptions.url === MCP_ROUTE) {
+    if (req.method === 'POST' && isMcpRoute(req)) {
       const tools = toolCallNames(req.body);
       const denied = tools.filter((name) => !principal.scopes.has(toolScope(name)));
       if (denied.length) {

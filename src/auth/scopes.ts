@@ -1,5 +1,9 @@
-/** Scope names: `tool:<name>` lets a token call (and see) a tool; `mcp:admin` opens `/admin`. No hierarchies. */
+/**
+ * Scope names: `tool:<name>` lets a token call (and see) a tool; `mcp:admin` opens `/admin`; `mcp:admin:read` opens
+ * its reads only (see `AdminScopes`). No hierarchies.
+ */
 export const ADMIN_SCOPE = 'mcp:admin';
+export const ADMIN_READ_SCOPE = 'mcp:admin:read';
 export const TOOL_SCOPE_PREFIX = 'tool:';
 
 export function toolScope(toolName: string): string {

@@ -242,7 +242,7 @@ describe(`OAuth resource server against oidc-provider (${databaseKind})`, () => 
       });
       expect(doc.scopes_supported).toEqual(expect.arrayContaining(['mcp:admin', 'tool:echo']));
       expect(
-        (doc.scopes_supported as string[]).every((s) => s === 'mcp:admin' || s.startsWith('tool:')),
+        (doc.scopes_supported as string[]).every((s) => s.startsWith('mcp:admin') || s.startsWith('tool:')),
       ).toBe(true);
       expect(JSON.stringify(doc)).not.toContain('[]');
     });
