@@ -22,8 +22,8 @@ export class RedisConnection implements OnApplicationShutdown {
       maxRetriesPerRequest: 0,
       connectTimeout: 2000,
       commandTimeout: 1000,
-      // Back off, but never more than 1 s between attempts: after an outage, limits work again within ~1 s.
-      retryStrategy: (times) => Math.min(times * 200, 1000),
+      // Back off, but never more than 0.5 s between attempts: after an outage, limits work again within ~0.5 s.
+      retryStrategy: (times) => Math.min(times * 100, 500),
     });
     this.client.on('error', (err: Error) => {
       // One line per 10 s at most: a Redis outage must not flood the log.
