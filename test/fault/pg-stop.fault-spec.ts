@@ -145,6 +145,9 @@ describe('fault: PostgreSQL outages under load', () => {
           (a) => a.status === 200 && a.code !== undefined,
         ),
         'the service recovers once writes are accepted again': recovered !== undefined,
+        'a read-only database is an outage: no stack traces': problemLines(log).every(
+          (l) => !hasStackTrace(l),
+        ),
         'the canary is in no log line': canary.length === 0,
       }),
     ).toEqual([]);

@@ -32,6 +32,10 @@ describe('outageCause', () => {
       Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
       'SQLSTATE 57014',
     ],
+    [
+      Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' }),
+      'SQLSTATE 25006',
+    ],
     [new Error('Connection is closed.'), 'Connection is closed.'],
     [Object.assign(new Error('fetch failed'), { cause: refused() }), 'ECONNREFUSED 127.0.0.1:5432'],
     [Object.assign(new Error('request timed out'), { code: 'ERR_JWKS_TIMEOUT' }), 'ERR_JWKS_TIMEOUT'],

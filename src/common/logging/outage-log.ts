@@ -26,9 +26,10 @@ const NETWORK_CODES = new Set([
 
 /**
  * SQLSTATEs of an unavailable database (not of a bad statement or bad data): connection exceptions (class 08),
- * too many connections, server shut down or starting up, statement or lock timeout.
+ * too many connections, server shut down or starting up, statement or lock timeout, and a read-only server (25006:
+ * a standby after a failover, until the connection reaches the new primary).
  */
-const OUTAGE_SQLSTATE = /^(08...|53300|57P0[1-4]|57014|55P03)$/;
+const OUTAGE_SQLSTATE = /^(08...|53300|57P0[1-4]|57014|55P03|25006)$/;
 
 /** Messages of the pg driver and ioredis for a lost or unobtainable connection (they carry no code). */
 const OUTAGE_MESSAGE =
