@@ -56,6 +56,12 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   let closing = false;
   fastify.addHook('preClose', async () => {
     closing = true;
+    // Closing waits for every connection to end. Idle keep-alive connections are closed once, at the start; a
+    // connection whose last request finishes later would otherwise linger until HTTP_KEEP_ALIVE_TIMEOUT_MS (72 s)
+    // and hold up the exit. So keep closing the ones that have become idle until the server has closed.
+    const server = fastify.server;
+    const sweep = setInterval(() => server.closeIdleConnections(), 100).unref();
+    server.once('close', () => clearInterval(sweep));
   });
   // Our own JSON parser so that a malformed body is a JSON-RPC parse error (-32700), not a generic 400.
   fastify.removeContentTypeParser('application/json');
