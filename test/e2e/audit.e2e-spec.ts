@@ -135,11 +135,19 @@ describe(`audit trail through MCP and the admin API (${databaseKind})`, () => {
     await app.grant('erin', 'echo');
     const client = await clientFor('erin', ['tool:echo'], 'e2e-group');
     const audit = app.app.get(AuditService);
+    // A database that takes 50 ms per INSERT: the rows of calls arriving meanwhile must share the next statement.
+    // (Without it the outcome depends on timing: on a fast machine each call's flush can end before the next call.)
+    const slowed = audit as unknown as { insert(rows: unknown[]): Promise<void> };
+    const insert = slowed.insert.bind(audit);
+    slowed.insert = async (rows) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return insert(rows);
+    };
     const before = { ...audit.stats };
     const n = 40;
     const results = await Promise.all(
       Array.from({ length: n }, (_, i) => client.callTool({ name: 'echo', arguments: { text: `g${i}` } })),
-    );
+    ).finally(() => delete (slowed as { insert?: unknown }).insert);
     await client.close();
     expect(results.every((r) => !r.isError)).toBe(true);
     expect(audit.stats.rows - before.rows).toBe(n);
