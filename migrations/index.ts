@@ -8,6 +8,7 @@ import { AuditEvent1764200003000 } from './1764200003000-AuditEvent.js';
 import { ToolSwitch1764200004000 } from './1764200004000-ToolSwitch.js';
 import { McpSession1764200005000 } from './1764200005000-McpSession.js';
 import { IdempotencyToolVersion1764200006300 } from './1764200006300-IdempotencyToolVersion.js';
+import { AuditProtocolFlow1764200007000 } from './1764200007000-AuditProtocolFlow.js';
 
 export const migrations: (new () => MigrationInterface)[] = [
   PermissionGrant1764200000000,
@@ -18,4 +19,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   ToolSwitch1764200004000,
   McpSession1764200005000,
   IdempotencyToolVersion1764200006300,
+  AuditProtocolFlow1764200007000,
 ];

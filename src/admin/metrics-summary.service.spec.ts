@@ -56,6 +56,13 @@ describe('MetricsSummary', () => {
     expect(state.points.map((p) => p.callsPerSecond)).toEqual([0, 0.2]);
   });
 
+  it('counts a round that asked the client for input as a call, not an error', async () => {
+    const { service, call } = metrics();
+    call('conformance.elicit', 'input_required', 0.005);
+    call('conformance.elicit', 'success', 0.005);
+    expect((await service.summary(1000)).tools[0].totals).toEqual({ calls: 2, errors: 0, denials: 0 });
+  });
+
   it('leaves out a partial interval shorter than a second, unless it is the only one', async () => {
     const { service, call } = metrics();
     await service.sample(0);

@@ -10,8 +10,10 @@ const MIN_PARTIAL_MS = 1000;
 
 const CALLS = 'mcp_tool_calls_total';
 const DURATION = 'mcp_tool_call_duration_seconds';
-/** Outcomes that are refusals (a denial), not failures of the tool; any other non-success is an error. */
+/** Outcomes that are refusals (a denial), not failures of the tool. */
 const DENIALS = new Set(['denied_scope', 'denied_grant', 'rate_limited']);
+/** Outcomes that are not errors: done, or a round that asked the client for input. Any other is an error. */
+const FINE = new Set(['success', 'input_required']);
 
 interface Counts {
   calls: number;
@@ -118,7 +120,7 @@ export class MetricsSummary implements OnModuleInit, OnModuleDestroy {
       const outcome = String(labels.outcome);
       entry.calls += value;
       if (DENIALS.has(outcome)) entry.denials += value;
-      else if (outcome !== 'success') entry.errors += value;
+      else if (!FINE.has(outcome)) entry.errors += value;
     }
     // A histogram's values are named: `<name>_bucket` (per `le`), `_sum`, `_count`.
     const duration = await this.metrics.registry.getSingleMetric(DURATION)?.get();

@@ -9,6 +9,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 @Index('audit_event_agent_time_idx', ['agentId', 'occurredAt', 'id'])
 @Index('audit_event_tool_time_idx', ['toolName', 'occurredAt', 'id'])
 @Index('audit_event_outcome_time_idx', ['outcome', 'occurredAt', 'id'])
+@Index('audit_event_flow_time_idx', ['flowId', 'occurredAt', 'id'], { where: 'flow_id IS NOT NULL' })
 export class AuditEventEntity {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id!: string;
@@ -63,4 +64,12 @@ export class AuditEventEntity {
 
   @Column({ type: 'jsonb', nullable: true })
   detail!: Record<string, unknown> | null;
+
+  /** The protocol revision of the call (migration 1764200007000-AuditProtocolFlow). */
+  @Column({ name: 'protocol_version', type: 'varchar', length: 32, nullable: true })
+  protocolVersion!: string | null;
+
+  /** Links the rounds of one input-required call. */
+  @Column({ name: 'flow_id', type: 'uuid', nullable: true })
+  flowId!: string | null;
 }

@@ -18,6 +18,8 @@ const filterFields = {
   tool: z.string().min(1).max(512).optional(),
   outcome: z.string().min(1).max(512).optional(),
   kind: z.enum(KINDS).optional(),
+  /** The rounds of one input-required call. */
+  flowId: z.guid('must be a flow id (a UUID)').optional(),
   from: isoTime.optional(),
   to: isoTime.optional(),
 };
@@ -69,6 +71,10 @@ export interface AuditEventView {
   remoteAddr: string | null;
   userAgent: string | null;
   detail: Record<string, unknown> | null;
+  /** The protocol revision of the call (e.g. `2026-07-28`); null on other rows and rows older than issue #16. */
+  protocolVersion: string | null;
+  /** Links the rounds of one input-required call. */
+  flowId: string | null;
 }
 
 export interface AuditPage {
@@ -130,6 +136,7 @@ export class AuditQueryService {
     if (filter.tool !== undefined) add((p) => `tool_name = ${p}`, filter.tool);
     if (filter.outcome !== undefined) add((p) => `outcome = ${p}`, filter.outcome);
     if (filter.kind !== undefined) add((p) => `kind = ${p}`, filter.kind);
+    if (filter.flowId !== undefined) add((p) => `flow_id = ${p}::uuid`, filter.flowId);
     if (filter.from !== undefined) add((p) => `occurred_at >= ${p}::timestamptz`, filter.from);
     if (filter.to !== undefined) add((p) => `occurred_at < ${p}::timestamptz`, filter.to);
     if (after) {
@@ -144,7 +151,8 @@ export class AuditQueryService {
               session_id AS "sessionId", tool_name AS "toolName", tool_version AS "toolVersion", outcome,
               error_code AS "errorCode", duration_ms AS "durationMs", param_bytes AS "paramBytes",
               result_bytes AS "resultBytes", params_sha256 AS "paramsSha256", remote_addr AS "remoteAddr",
-              user_agent AS "userAgent", detail
+              user_agent AS "userAgent", detail, protocol_version AS "protocolVersion",
+              flow_id::text AS "flowId"
          FROM audit_event
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY occurred_at DESC, id DESC

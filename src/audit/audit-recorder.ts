@@ -11,7 +11,7 @@ export interface AuditEventInput {
   sessionId?: string;
   toolName?: string;
   toolVersion?: string;
-  /** success | tool_error | invalid_arguments | denied_scope | denied_grant | rate_limited | unknown_tool | error, or an admin/state action name */
+  /** A CallOutcome (success, input_required, tool_error, …; src/tools/tool-errors.ts), or an admin/state action name */
   outcome: string;
   errorCode?: string;
   durationMs?: number;
@@ -22,6 +22,10 @@ export interface AuditEventInput {
   userAgent?: string;
   /** Small, non-secret detail (e.g. the state key and new version, the admin action's target). */
   detail?: Record<string, unknown>;
+  /** The protocol revision the call came in on (e.g. `2026-07-28`); at most 32 characters are kept. */
+  protocolVersion?: string;
+  /** The flow (a UUID) linking the rounds of one input-required call; anything but a UUID is not stored. */
+  flowId?: string;
 }
 
 /**

@@ -32,7 +32,7 @@ export class AuditController {
   @Get()
   @ApiOperation({
     summary:
-      'Audit events, newest first (filters: agent, tool, outcome, kind, from, to; limit ≤ 500; cursor)',
+      'Audit events, newest first (filters: agent, tool, outcome, kind, flowId, from, to; limit ≤ 500; cursor)',
   })
   async list(
     @Req() req: FastifyRequest,

@@ -32,6 +32,8 @@ const COLUMN_TYPES = {
   remote_addr: 'text',
   user_agent: 'text',
   detail: 'jsonb',
+  protocol_version: 'varchar',
+  flow_id: 'uuid',
 } as const;
 const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof typeof COLUMN_TYPES)[];
 
@@ -323,6 +325,9 @@ const MAX_TEXT = 512;
 const MAX_DETAIL_DEPTH = 100;
 const TOO_DEEP = '[nested too deep]';
 const INT4_MAX = 2_147_483_647;
+/** `protocol_version` is varchar(32); `flow_id` a uuid (the pipeline makes them with randomUUID). */
+const MAX_PROTOCOL_VERSION = 32;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The row as PostgreSQL accepts it, whatever the event holds; never throws. In every text column and in every
@@ -349,12 +354,14 @@ function toRow(e: AuditEventInput): Row {
     text(e.remoteAddr),
     text(e.userAgent),
     detailJson(e.detail),
+    text(e.protocolVersion, MAX_PROTOCOL_VERSION),
+    typeof e.flowId === 'string' && UUID.test(e.flowId) ? e.flowId : null,
   ];
 }
 
-function text(value: string | undefined): string | null {
+function text(value: string | undefined, max = MAX_TEXT): string | null {
   if (typeof value !== 'string') return null;
-  return toStorableText(value.length > MAX_TEXT ? `${value.slice(0, MAX_TEXT - 1)}…` : value);
+  return toStorableText(value.length > max ? `${value.slice(0, max - 1)}…` : value);
 }
 
 function finite(value: number | undefined): number | null {

@@ -65,7 +65,10 @@ describe('auth configuration (AUTH_*)', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
       /^Invalid configuration:\n {2}AUTH_ISSUER: required/,
     );
-    expect(loadConfig({ NODE_ENV: 'production', AUTH_ISSUER: ISSUER }).auth.mode).toBe('external');
+    const stateKey = 'k'.repeat(32); // production also needs MCP_REQUEST_STATE_KEY (app-config.spec.ts)
+    expect(
+      loadConfig({ NODE_ENV: 'production', AUTH_ISSUER: ISSUER, MCP_REQUEST_STATE_KEY: stateKey }).auth.mode,
+    ).toBe('external');
   });
 
   it('refuses plain-http IdP URLs in production', () => {

@@ -1,3 +1,6 @@
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from './app-config.js';
 
 describe('loadConfig', () => {
@@ -10,7 +13,8 @@ describe('loadConfig', () => {
       resource: 'http://localhost:3000/mcp',
     });
     expect(config.database).toMatchObject({ url: undefined, dataDir: './data', migrationsRun: true });
-    expect(config.mcp.sessionMode).toBe('stateless');
+    expect(config.mcp.era).toBe('dual');
+    expect(config.mcp.requestState.ttlSec).toBe(600);
     expect(config.mcp.toolPacks).toBeUndefined();
   });
 
@@ -26,7 +30,9 @@ describe('loadConfig', () => {
     ['PORT', '70000'],
     ['DATABASE_URL', 'mysql://db/app'],
     ['PUBLIC_URL', 'not a url'],
-    ['MCP_SESSION_MODE', 'sticky'],
+    ['MCP_ERA', 'stateless'],
+    ['MCP_REQUEST_STATE_TTL_SEC', '5'],
+    ['MCP_REQUEST_STATE_TTL_SEC', '86401'],
     ['LOG_LEVEL', 'loud'],
     ['MIGRATIONS_RUN', 'yes'],
   ])('rejects %s=%s with a message naming the variable', (name, value) => {
@@ -130,5 +136,96 @@ describe('loadConfig', () => {
       ['HEALTH_TIMEOUT_MS', '0'],
     ])
       expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}:`));
+  });
+
+  it.each(['stateless', 'stateful', 'anything'])(
+    'refuses MCP_SESSION_MODE=%s, naming its replacement MCP_ERA',
+    (value) => {
+      expect(() => loadConfig({ MCP_SESSION_MODE: value })).toThrow(
+        new ConfigError([
+          'MCP_SESSION_MODE was replaced by MCP_ERA (dual | modern | legacy): clients that initialize always get a session',
+        ]),
+      );
+    },
+  );
+
+  it('selects one protocol era with MCP_ERA', () => {
+    for (const era of ['dual', 'modern', 'legacy'] as const)
+      expect(loadConfig({ MCP_ERA: era }).mcp.era).toBe(era);
+  });
+});
+
+describe('loadConfig: the requestState key', () => {
+  const KEY = 'k'.repeat(32);
+  const BASE64_KEY = Buffer.alloc(48, 7);
+
+  it('takes MCP_REQUEST_STATE_KEY as raw text or base64:, the previous key after it', () => {
+    expect(
+      loadConfig({ MCP_REQUEST_STATE_KEY: KEY, MCP_REQUEST_STATE_TTL_SEC: '60' }).mcp.requestState,
+    ).toEqual({
+      keys: [Buffer.from(KEY)],
+      ttlSec: 60,
+    });
+    const rotated = loadConfig({
+      MCP_REQUEST_STATE_KEY: `base64:${BASE64_KEY.toString('base64')}`,
+      MCP_REQUEST_STATE_KEY_PREVIOUS: `base64:${Buffer.from(KEY).toString('base64url')}`,
+    });
+    expect(rotated.mcp.requestState.keys).toEqual([BASE64_KEY, Buffer.from(KEY)]);
+  });
+
+  it.each([
+    ['MCP_REQUEST_STATE_KEY', 'k'.repeat(31), /must be at least 32 bytes \(got 31\)/],
+    ['MCP_REQUEST_STATE_KEY', `base64:${Buffer.alloc(31).toString('base64')}`, /must be at least 32 bytes/],
+    ['MCP_REQUEST_STATE_KEY', 'base64:not base64!', /is not base64/],
+    ['MCP_REQUEST_STATE_KEY_PREVIOUS', 'short', /must be at least 32 bytes/],
+  ])('refuses %s=%s, naming the variable and never echoing the key', (name, value, reason) => {
+    const env = { MCP_REQUEST_STATE_KEY: KEY, [name]: value };
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^Invalid configuration:\\n  ${name}: `));
+    expect(() => loadConfig(env)).toThrow(reason);
+    expect(() => loadConfig(env)).not.toThrow(value);
+  });
+
+  it('refuses a previous key without a current one', () => {
+    expect(() => loadConfig({ MCP_REQUEST_STATE_KEY_PREVIOUS: KEY })).toThrow(
+      /MCP_REQUEST_STATE_KEY_PREVIOUS: needs MCP_REQUEST_STATE_KEY/,
+    );
+  });
+
+  it('is required in production, where every replica must share it', () => {
+    const production = { NODE_ENV: 'production', AUTH_ISSUER: 'https://idp.example.com/' };
+    expect(() => loadConfig(production)).toThrow(
+      /^Invalid configuration:\n {2}MCP_REQUEST_STATE_KEY: required when NODE_ENV=production/,
+    );
+    expect(loadConfig({ ...production, MCP_REQUEST_STATE_KEY: KEY }).mcp.requestState.keys).toHaveLength(1);
+  });
+
+  describe('without one, outside production', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'state-key-'));
+    });
+    afterEach(() => rm(dir, { recursive: true, force: true }));
+
+    it('makes a random 32-byte key in DATA_DIR on first use (mode 0600), kept across restarts', async () => {
+      const dataDir = join(dir, 'data');
+      const config = loadConfig({ DATA_DIR: dataDir });
+      expect(await readdir(dir)).toEqual([]); // loading the configuration writes nothing
+      const [key] = config.mcp.requestState.keys;
+      expect(key).toHaveLength(32);
+      expect(config.mcp.requestState.keys).toEqual([key]);
+      const file = join(dataDir, 'request-state.key');
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expect((await readFile(file, 'utf8')).trim()).toBe(`base64:${key.toString('base64')}`);
+      expect(await readdir(dataDir)).toEqual(['request-state.key']); // no temporary file left behind
+      expect(loadConfig({ DATA_DIR: dataDir }).mcp.requestState.keys).toEqual([key]);
+      expect(loadConfig({ DATA_DIR: join(dir, 'other') }).mcp.requestState.keys[0]).not.toEqual(key);
+    });
+
+    it('refuses a key file it cannot use, naming the file', async () => {
+      await writeFile(join(dir, 'request-state.key'), 'base64:AAAA\n');
+      expect(() => loadConfig({ DATA_DIR: dir }).mcp.requestState.keys).toThrow(
+        /request-state\.key must be at least 32 bytes .*delete it to make a new one/,
+      );
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { loadOrCreateDevStateKey, parseStateKey } from './request-state-key.js';
 
 /**
  * The one place that reads the environment. Every variable is validated here at boot; a bad value stops the
@@ -59,11 +60,16 @@ const envSchema = z.object({
   HEALTH_TIMEOUT_MS: int(100, 60_000).default(700),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
 
-  MCP_SESSION_MODE: z.enum(['stateless', 'stateful']).default('stateless'),
+  // Which protocol eras /mcp serves; it replaced MCP_SESSION_MODE, which now stops the boot (see `loadConfig`).
+  MCP_ERA: z.enum(['dual', 'modern', 'legacy']).default('dual'),
   MCP_SESSION_IDLE_TIMEOUT_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
   MCP_SESSION_MAX: int(1, 1_000_000).default(1000),
   MCP_SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
   TOOL_PACKS: list.optional(),
+  // Input-required round trips: the HMAC key of `requestState` (checked in `requestStateConfig` below).
+  MCP_REQUEST_STATE_KEY: z.string().optional(),
+  MCP_REQUEST_STATE_KEY_PREVIOUS: z.string().optional(),
+  MCP_REQUEST_STATE_TTL_SEC: int(10, 86400).default(600),
 
   // Authentication (OAuth 2.1 resource server). Cross-variable rules are checked in `authConfig` below.
   AUTH_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
@@ -204,12 +210,20 @@ export abstract class AppConfig {
     scope: string;
   };
   abstract readonly mcp: {
-    sessionMode: 'stateless' | 'stateful';
+    /** `dual`: 2026-07-28 requests sessionless, 2025 clients on the legacy lane; or one era only. */
+    era: 'dual' | 'modern' | 'legacy';
     sessionIdleTimeoutMs: number;
     sessionMax: number;
     /** Interval of the SSE comment lines that keep an event stream (and every proxy on its way) from going idle. */
     sseHeartbeatMs: number;
     toolPacks: string[] | undefined;
+    /** The `requestState` of input-required round trips (src/tools/request-state.ts). */
+    requestState: {
+      /** HMAC keys: the current one (signs and verifies) first, then the previous one (verifies only). */
+      keys: Buffer[];
+      /** How long a round's state stays valid. */
+      ttlSec: number;
+    };
   };
   abstract readonly logLevel: Env['LOG_LEVEL'];
   abstract readonly shutdown: { drainDelayMs: number; graceMs: number };
@@ -269,6 +283,11 @@ export abstract class AppConfig {
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
   const raw = Object.fromEntries(Object.entries(source).map(([k, v]) => [k, emptyAsUndefined(v)]));
+  if (raw.MCP_SESSION_MODE !== undefined) {
+    throw new ConfigError([
+      'MCP_SESSION_MODE was replaced by MCP_ERA (dual | modern | legacy): clients that initialize always get a session',
+    ]);
+  }
   const parsed = envSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
@@ -281,6 +300,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
   const publicHost = new URL(publicUrl).hostname;
   const auth = authConfig(env, publicUrl);
+  const requestState = requestStateConfig(env);
   // Half a tool call's budget (at most 5 s): a request that first waits DB_ACQUIRE_TIMEOUT_MS for a connection and
   // then for a statement still answers within TOOL_TIMEOUT_MS + 1 s (README "Failure modes").
   const statementTimeoutMs =
@@ -318,11 +338,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     auth,
     console: { clientId: env.ADMIN_CONSOLE_CLIENT_ID, scope: env.ADMIN_CONSOLE_SCOPE },
     mcp: {
-      sessionMode: env.MCP_SESSION_MODE,
+      era: env.MCP_ERA,
       sessionIdleTimeoutMs: env.MCP_SESSION_IDLE_TIMEOUT_MS,
       sessionMax: env.MCP_SESSION_MAX,
       sseHeartbeatMs: env.MCP_SSE_HEARTBEAT_MS,
       toolPacks: env.TOOL_PACKS,
+      requestState,
     },
     logLevel: env.LOG_LEVEL,
     shutdown: { drainDelayMs: env.SHUTDOWN_DRAIN_DELAY_MS, graceMs: env.SHUTDOWN_GRACE_MS },
@@ -396,5 +417,40 @@ function authConfig(env: Env, publicUrl: string): AppConfig['auth'] {
     jwksTimeoutMs: env.AUTH_JWKS_TIMEOUT_MS,
     jwksStaleMaxSec: env.AUTH_JWKS_STALE_MAX_SEC,
     devKeyDir: join(env.DATA_DIR, 'dev-auth'),
+  };
+}
+
+/**
+ * The `requestState` keys. Production needs MCP_REQUEST_STATE_KEY (replicas must share it); elsewhere a key of
+ * its own in DATA_DIR is made on first use (lazily: loading the configuration writes nothing).
+ */
+function requestStateConfig(env: Env): AppConfig['mcp']['requestState'] {
+  const issues: string[] = [];
+  const keyOf = (name: 'MCP_REQUEST_STATE_KEY' | 'MCP_REQUEST_STATE_KEY_PREVIOUS') => {
+    const value = env[name];
+    const key = value === undefined ? undefined : parseStateKey(value);
+    if (typeof key === 'string') issues.push(`${name}: ${key}`);
+    return typeof key === 'string' ? undefined : key;
+  };
+  const current = keyOf('MCP_REQUEST_STATE_KEY');
+  const previous = keyOf('MCP_REQUEST_STATE_KEY_PREVIOUS');
+  if (env.MCP_REQUEST_STATE_KEY === undefined && env.NODE_ENV === 'production') {
+    issues.push(
+      'MCP_REQUEST_STATE_KEY: required when NODE_ENV=production (at least 32 bytes, the same on every replica; ' +
+        'e.g. base64:$(openssl rand -base64 32))',
+    );
+  }
+  if (env.MCP_REQUEST_STATE_KEY_PREVIOUS !== undefined && env.MCP_REQUEST_STATE_KEY === undefined) {
+    issues.push('MCP_REQUEST_STATE_KEY_PREVIOUS: needs MCP_REQUEST_STATE_KEY (the key that replaces it)');
+  }
+  if (issues.length) throw new ConfigError(issues);
+  const ttlSec = env.MCP_REQUEST_STATE_TTL_SEC;
+  if (current) return { keys: previous ? [current, previous] : [current], ttlSec };
+  let devKeys: Buffer[] | undefined;
+  return {
+    get keys() {
+      return (devKeys ??= [loadOrCreateDevStateKey(env.DATA_DIR)]);
+    },
+    ttlSec,
   };
 }

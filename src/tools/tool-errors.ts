@@ -1,3 +1,4 @@
+import { isInputRequiredResult } from '@modelcontextprotocol/server';
 import { DomainError, type ErrorCode } from '../common/domain-error.js';
 import type { ToolResult } from './tool.types.js';
 
@@ -42,6 +43,9 @@ const PROTOCOL_ERRORS: Partial<Record<ErrorCode, number>> = {
   ARGUMENTS_TOO_DEEP: -32602,
   INSUFFICIENT_SCOPE: -32003,
   GRANT_DENIED: -32003,
+  // A `requestState` the client sent back that this service cannot honour: a bad parameter of the retry.
+  REQUEST_STATE_INVALID: -32602,
+  REQUEST_STATE_EXPIRED: -32602,
 };
 
 export function isProtocolError(error: unknown): error is DomainError {
@@ -79,6 +83,7 @@ export function errorCodeOf(result: ToolResult): string | undefined {
 /** How a `tools/call` ended: the one vocabulary of the audit trail, the metrics and the logs. */
 export type CallOutcome =
   | 'success'
+  | 'input_required'
   | 'tool_error'
   | 'invalid_arguments'
   | 'denied_scope'
@@ -98,6 +103,8 @@ const OUTCOME_OF_CODE: Readonly<Record<string, CallOutcome>> = {
   RATE_LIMITED: 'rate_limited',
   INTERNAL_ERROR: 'error',
   AUDIT_UNAVAILABLE: 'error',
+  REQUEST_STATE_INVALID: 'invalid_arguments',
+  REQUEST_STATE_EXPIRED: 'invalid_arguments',
 };
 
 /** How a call ended: its result, or what it threw. */
@@ -133,6 +140,8 @@ export function callOutcome(ending: Ending<ToolResult>): {
         ? ending.error.code
         : undefined;
   if ('error' in ending && code === undefined) return { outcome: 'error', errorCode: 'TOOL_FAILED' };
+  // A round that ended asking the client for input (2026-07-28 `InputRequiredResult`): neither done nor failed.
+  if ('result' in ending && isInputRequiredResult(ending.result)) return { outcome: 'input_required' };
   if (code === undefined) return { outcome: 'success' };
   return { outcome: outcomeOfCode(code), errorCode: code };
 }

@@ -14,6 +14,8 @@ export interface ToolInvocation {
   deadline?: number;
   /** The call's state writes, as far as they may have changed anything (set by the timeout step). */
   writes?: CallWrites;
+  /** The flow (UUID) linking the rounds of an input-required call, set by the input step; audited with each round. */
+  flowId?: string;
 }
 
 /**

@@ -91,6 +91,8 @@ describe('AuditStep', () => {
     ['INVALID_ARGUMENTS', 'invalid_arguments'],
     ['RATE_LIMITED', 'rate_limited'],
     ['CIRCUIT_OPEN', 'tool_error'],
+    ['REQUEST_STATE_INVALID', 'invalid_arguments'],
+    ['REQUEST_STATE_EXPIRED', 'invalid_arguments'],
   ])('records a thrown %s as %s and rethrows it unchanged', async (code, outcome) => {
     const error = new DomainError(code as DomainError['code'], 'no');
     await expect(
@@ -118,6 +120,37 @@ describe('AuditStep', () => {
       }),
     ).rejects.toThrow(DomainError);
     expect(recorder.events[0]).toMatchObject({ toolName: 'no.such', toolVersion: undefined, paramBytes: 2 });
+  });
+
+  it('records each round of an input-required call: its protocol version, its flow, input_required but the last', async () => {
+    const flowId = '0b7e4a52-6a3c-4b8e-9d55-2f1f0c2d9a10';
+    const round = (): ToolInvocation => ({
+      ...invocation(),
+      ctx: { ...ctx, protocolVersion: '2026-07-28' },
+    });
+    const asking = {
+      resultType: 'input_required',
+      inputRequests: { name: { method: 'elicitation/create', params: {} } },
+      requestState: 'opaque',
+    } as unknown as ToolResult;
+    // The input step (inside this one) sets the flow id on the way in.
+    for (const result of [asking, ok]) {
+      const current = round();
+      await step().run(current, async () => {
+        current.flowId = flowId;
+        return result;
+      });
+    }
+    expect(recorder.events).toEqual([
+      expect.objectContaining({ outcome: 'input_required', protocolVersion: '2026-07-28', flowId }),
+      expect.objectContaining({ outcome: 'success', protocolVersion: '2026-07-28', flowId }),
+    ]);
+    expect(recorder.events[0].errorCode).toBeUndefined();
+  });
+
+  it('records no protocol version or flow for a call that carries none', async () => {
+    await step().run(invocation(), async () => ok);
+    expect(recorder.events[0]).toMatchObject({ protocolVersion: undefined, flowId: undefined });
   });
 
   it('fails closed: when the row cannot be written, the caller gets that error instead of the result', async () => {

@@ -12,7 +12,9 @@ import { refuseDeepArguments } from './validation.step.js';
  * One durable audit row for every `tools/call`, whatever happens inside (success, tool error, invalid
  * arguments, denial, unknown tool, rate limit, crash). It wraps every policy step, and the caller gets its
  * answer only after the row is committed: if the row cannot be written the call fails with AUDIT_UNAVAILABLE
- * (fail closed), so no acknowledged call lacks its row. Arguments are recorded as size and SHA-256 only, unless
+ * (fail closed), so no acknowledged call lacks its row. Each round of an input-required call is audited as a call
+ * of its own (outcome `input_required` but for the last), with the protocol version and the flow id that links
+ * the rounds. Arguments are recorded as size and SHA-256 only, unless
  * `AUDIT_RAW_ARGUMENTS=true`; credentials never reach tool arguments (the token stays in the auth layer).
  * Arguments nested too deep are refused here, first, so that the refusal is audited like any other ending and
  * nothing after this step (version and grant checks, schemas, tools) walks them.
@@ -58,6 +60,9 @@ export class AuditStep implements ToolStep {
           paramsSha256: args.sha256,
           resultBytes: 'result' in ending ? resultBytes(ending.result) : undefined,
           detail: this.rawArguments ? { arguments: call.arguments ?? {} } : undefined,
+          protocolVersion: ctx.protocolVersion,
+          // Read after the call: the input step sets it from a later round's state, or as a first round asks.
+          flowId: invocation.flowId,
         },
         auditDeadline(invocation),
       )
