@@ -6,6 +6,7 @@ import { DomainError } from '../common/domain-error.js';
 import { principalOf } from '../common/principal.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { PermissionsService } from '../permissions/permissions.service.js';
+import { ChangeFeed } from '../tools/change-feed.service.js';
 import { PromptRegistry } from '../tools/prompt-registry.service.js';
 import { ResourceRegistry } from '../tools/resource-registry.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
@@ -35,6 +36,7 @@ export class GrantsController {
     private readonly resources: ResourceRegistry,
     private readonly prompts: PromptRegistry,
     private readonly audit: AdminAudit,
+    private readonly changes: ChangeFeed,
   ) {}
 
   @Post()
@@ -61,6 +63,8 @@ export class GrantsController {
       (created) => ({ grantId: created.id, agent: created.agentId, tool: created.toolName }),
     );
     if (auditId) reply.header(AUDIT_ID_HEADER, auditId);
+    // Committed: the agent's listen streams (any replica) hear that its list changed, and re-list.
+    await this.changes.grantChanged(grant.agentId, grant.toolName);
     return { ...grant, auditId };
   }
 
@@ -87,6 +91,8 @@ export class GrantsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Param('id', new ZodValidationPipe(GrantIdParam)) id: string,
   ): Promise<void> {
+    // Whose list the revocation changes (read first: after the commit, a failed read would fail a done action).
+    const grant = await this.permissions.find(id);
     const { auditId } = await this.audit.act(
       adminActor(req),
       'grant.revoke',
@@ -98,5 +104,6 @@ export class GrantsController {
       () => ({ grantId: id }),
     );
     if (auditId) reply.header(AUDIT_ID_HEADER, auditId);
+    if (grant) await this.changes.grantChanged(grant.agentId, grant.toolName);
   }
 }

@@ -8,6 +8,7 @@ import { DomainError } from '../common/domain-error.js';
 import { principalOf } from '../common/principal.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { ToolSwitchService } from '../resilience/tool-switch.service.js';
+import { ChangeFeed } from '../tools/change-feed.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 import { auditedAnswer } from './admin.schemas.js';
 
@@ -39,6 +40,7 @@ export class ToolSwitchController {
     private readonly switches: ToolSwitchService,
     private readonly registry: ToolRegistry,
     private readonly audit: AdminAudit,
+    private readonly changes: ChangeFeed,
   ) {}
 
   @Get('disabled')
@@ -68,6 +70,8 @@ export class ToolSwitchController {
       () => ({ tool: name, version, reason: body.reason }),
     );
     if (auditId) reply.header(AUDIT_ID_HEADER, auditId);
+    // Committed: every listening agent that may see the tool re-lists (any replica).
+    await this.changes.send({ kind: 'tools_list_changed' });
     return { tool: name, version, disabled: true, auditId };
   }
 
@@ -97,6 +101,7 @@ export class ToolSwitchController {
       (wasRemoved) => ({ tool: name, version, removed: wasRemoved }),
     );
     if (auditId) reply.header(AUDIT_ID_HEADER, auditId);
+    if (removed) await this.changes.send({ kind: 'tools_list_changed' });
     return { tool: name, version, disabled: false, removed, auditId };
   }
 
