@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { LoggerModule } from './common/logging/logger.module.js';
+import { RequestViewGuard } from './mcp/request-view.guard.js';
 import { AppConfig } from './config/app-config.js';
 import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
@@ -40,11 +41,13 @@ export class AppModule {
         RateLimitModule,
       ],
       // The Origin/Host check (403) runs before all of these, as the first request hook (app.factory.ts).
-      // Global guards run in this order: authentication (401) → scopes (403)
-      // → rate limits (429; keyed on the authenticated agent, so it must stay after authentication).
+      // Global guards run in this order: authentication (401) → the MCP request view's protocol checks (400,
+      // 2026-07-28 headers vs body) → scopes (403) → rate limits (429; keyed on the authenticated agent, so it must
+      // stay after authentication).
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
         { provide: APP_GUARD, useExisting: BearerAuthGuard },
+        { provide: APP_GUARD, useClass: RequestViewGuard },
         { provide: APP_GUARD, useExisting: ScopeGuard },
         { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_INTERCEPTOR, useClass: HttpTimingInterceptor },

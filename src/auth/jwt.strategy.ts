@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import passport from 'passport';
 import passportJwt from 'passport-jwt';
 import type { Principal } from '../common/principal.js';
+import { requestViewOf } from '../common/request-view.js';
 import { AppConfig } from '../config/app-config.js';
 import { ToolGate } from '../tools/tool-gate.js';
 import { AuthUnavailableError, TokenRejectedError } from './auth.errors.js';
@@ -99,7 +100,7 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
   async refuseRevoked(principal: Principal, req: FastifyRequest): Promise<void> {
     let revoked: boolean;
     try {
-      revoked = await (this.gate.readAhead(principal, req.body) ??
+      revoked = await (this.gate.readAhead(principal, requestViewOf(req)) ??
         this.revocations.isRevoked(principal.tokenId!));
     } catch (error) {
       throw new AuthUnavailableError('Cannot read the token revocation list', error);

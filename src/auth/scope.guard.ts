@@ -3,8 +3,8 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditRecorder } from '../audit/audit-recorder.js';
-import { isMcpRoute } from '../common/mcp-route.js';
 import { principalOf, type Principal } from '../common/principal.js';
+import { requestViewOf } from '../common/request-view.js';
 import { READ_SCOPES, SAFE_METHODS } from './admin-scopes.decorator.js';
 import { AuthChallenges } from './challenge.js';
 import { isPublic } from './public.decorator.js';
@@ -15,8 +15,9 @@ import { toolCallNames, toolScope } from './scopes.js';
 /**
  * Scopes, a global guard after authentication (so the order is Origin 403 → 401 → scope 403):
  * - routes marked `@RequireScopes(...)` need every listed scope (on GET/HEAD, one `@ReadableWith` scope will do);
- * - `POST /mcp` carrying `tools/call` of tool X needs `tool:X`. The JSON-RPC body is parsed before guards run, so
- *   the 403 challenge goes out before the MCP transport starts any stream. Each denied call is audited.
+ * - `POST /mcp` carrying `tools/call` of tool X needs `tool:X`, read from the request view (RequestViewGuard has
+ *   checked a 2026-07-28 request's `Mcp-Name` against it already), so the 403 challenge goes out before the MCP
+ *   transport starts any stream. Each denied call is audited.
  * The tool pipeline checks scope and grant again on every call; this guard is what gives clients the HTTP 403
  * `insufficient_scope` challenge that triggers step-up authorization.
  */
@@ -50,14 +51,12 @@ export class ScopeGuard implements CanActivate {
       throw this.challenges.insufficientScope([...new Set(required)]);
     }
 
-    if (req.method === 'POST' && isMcpRoute(req)) {
-      const tools = toolCallNames(req.body);
-      const denied = tools.filter((name) => !principal.scopes.has(toolScope(name)));
-      if (denied.length) {
-        await this.recordDenials(req, principal, denied);
-        this.metrics.authFailure('insufficient_scope');
-        throw this.challenges.insufficientScope(tools.map(toolScope));
-      }
+    const tools = toolCallNames(requestViewOf(req));
+    const denied = tools.filter((name) => !principal.scopes.has(toolScope(name)));
+    if (denied.length) {
+      await this.recordDenials(req, principal, denied);
+      this.metrics.authFailure('insufficient_scope');
+      throw this.challenges.insufficientScope(tools.map(toolScope));
     }
     return true;
   }

@@ -1,4 +1,5 @@
-import { isScopeToken, scopesOf, toolCallNames, toolScope } from './scopes.js';
+import { requestViewOf } from '../common/request-view.js';
+import { isScopeToken, scopesOf, toolCallNames as namesOf, toolScope } from './scopes.js';
 
 describe('scopesOf', () => {
   it('reads the space-separated scope claim', () => {
@@ -22,6 +23,9 @@ describe('scopesOf', () => {
 
 describe('toolCallNames', () => {
   const call = (name: unknown) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name } });
+  /** The request view of a POST /mcp with this body (each test builds a new request: no memo shared). */
+  const toolCallNames = (body: unknown) =>
+    namesOf(requestViewOf({ method: 'POST', routeOptions: { url: '/mcp' }, headers: {}, body } as never));
 
   it('finds the tool of a tools/call and ignores other methods', () => {
     expect(toolCallNames(call('echo'))).toEqual(['echo']);
@@ -39,6 +43,7 @@ describe('toolCallNames', () => {
     expect(toolCallNames(call('quo"te'))).toEqual([]);
     expect(toolCallNames({ method: 'tools/call' })).toEqual([]);
     expect(toolCallNames(undefined)).toEqual([]);
+    expect(namesOf(undefined)).toEqual([]); // not a POST /mcp
     expect(toolCallNames('tools/call')).toEqual([]);
   });
 });

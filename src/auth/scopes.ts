@@ -1,3 +1,5 @@
+import type { RequestView } from '../common/request-view.js';
+
 /**
  * Scope names: `tool:<name>` lets a token call (and see) a tool; `mcp:admin` opens `/admin`; `mcp:admin:read` opens
  * its reads only (see `AdminScopes`). No hierarchies.
@@ -38,19 +40,15 @@ export function scopesOf(
 }
 
 /**
- * Names of the tools a JSON-RPC body (one message or a batch) calls with `tools/call`. Names that cannot be a
- * scope (not a string, or characters a scope may not contain) are left out: no tool can have such a name (the
- * registry refuses it), so the MCP layer answers them as unknown tools.
+ * Names of the tools a POST /mcp calls with `tools/call` (a batch may call several). Names that cannot be a
+ * scope (characters a scope may not contain) are left out: no tool can have such a name (the registry refuses
+ * it), so the MCP layer answers them as unknown tools.
  */
-export function toolCallNames(body: unknown): string[] {
-  const messages: unknown[] = Array.isArray(body) ? body : [body];
+export function toolCallNames(view: RequestView | undefined): string[] {
   const names = new Set<string>();
-  for (const message of messages) {
-    if (typeof message !== 'object' || message === null) continue;
-    const { method, params } = message as { method?: unknown; params?: unknown };
-    if (method !== 'tools/call' || typeof params !== 'object' || params === null) continue;
-    const name = (params as { name?: unknown }).name;
-    if (typeof name === 'string' && isScopeToken(toolScope(name))) names.add(name);
+  for (const message of view?.messages ?? (view ? [view] : [])) {
+    const name = message.method === 'tools/call' ? message.name : undefined;
+    if (name !== undefined && isScopeToken(toolScope(name))) names.add(name);
   }
   return [...names];
 }

@@ -13,6 +13,9 @@ export type ErrorCode =
   | 'SESSION_NOT_FOUND'
   | 'INVALID_REQUEST'
   | 'PARSE_ERROR'
+  | 'HEADER_MISMATCH'
+  | 'INVALID_ENVELOPE'
+  | 'UNSUPPORTED_PROTOCOL_VERSION'
   | 'STATE_KEY_INVALID'
   | 'STATE_VALUE_INVALID'
   | 'STATE_VALUE_TOO_LARGE'
@@ -38,7 +41,9 @@ export type ErrorCode =
   | 'DEPENDENCY_UNAVAILABLE'
   | 'TOOL_SUNSET'
   | 'TOOL_DISABLED'
-  | 'CLIENT_UNSUPPORTED';
+  | 'CLIENT_UNSUPPORTED'
+  | 'REQUEST_STATE_INVALID'
+  | 'REQUEST_STATE_EXPIRED';
 
 export class DomainError extends Error {
   constructor(

@@ -1,6 +1,7 @@
 import { ServiceUnavailableException, type ArgumentsHost } from '@nestjs/common';
 import { DomainError } from './domain-error.js';
 import { HttpExceptionFilter } from './http-exception.filter.js';
+import { ProtocolRequestError } from './request-view.js';
 
 /** What the filter sent: status, headers and body. */
 interface Sent {
@@ -51,6 +52,24 @@ describe('HttpExceptionFilter', () => {
         jsonrpc: '2.0',
         error: { code: -32600, message: 'bad', data: { code: 'INVALID_REQUEST' } },
         id: null,
+      },
+    });
+  });
+
+  it.each([
+    ['HEADER_MISMATCH', -32020],
+    ['INVALID_ENVELOPE', -32602],
+    ['UNSUPPORTED_PROTOCOL_VERSION', -32022],
+  ] as const)('answers %s with 400, JSON-RPC %i and the id of the request it refuses', (code, rpc) => {
+    const { host, sent } = hostFor('/mcp');
+    filter.catch(new ProtocolRequestError(code, 'bad', 7, { header: 'Mcp-Name' }), host);
+    expect(sent).toEqual({
+      status: 400,
+      headers: {},
+      body: {
+        jsonrpc: '2.0',
+        error: { code: rpc, message: 'bad', data: { header: 'Mcp-Name', code } },
+        id: 7,
       },
     });
   });

@@ -7,6 +7,9 @@ import { isMcpRoute } from './mcp-route.js';
 const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_REQUEST: HttpStatus.BAD_REQUEST,
   PARSE_ERROR: HttpStatus.BAD_REQUEST,
+  HEADER_MISMATCH: HttpStatus.BAD_REQUEST,
+  INVALID_ENVELOPE: HttpStatus.BAD_REQUEST,
+  UNSUPPORTED_PROTOCOL_VERSION: HttpStatus.BAD_REQUEST,
   INVALID_ARGUMENTS: HttpStatus.BAD_REQUEST,
   FORBIDDEN_ORIGIN: HttpStatus.FORBIDDEN,
   FORBIDDEN_HOST: HttpStatus.FORBIDDEN,
@@ -30,6 +33,11 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 1;
 /** Errors raised while serving HTTP may add response headers (e.g. `WWW-Authenticate`, `Retry-After`). */
 export interface WithHeaders {
   headers?: Record<string, string>;
+}
+
+/** An error that knows the JSON-RPC id of the request it refuses answers with it (else `id: null`). */
+export interface WithJsonRpcId {
+  jsonRpcId?: string | number | null;
 }
 
 /**
@@ -58,7 +66,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (!isMcpRoute(request) && error instanceof HttpException && typeof error.getResponse() === 'object') {
       reply.status(status).send(error.getResponse()); // e.g. terminus health reports keep their own body
     } else {
-      reply.status(status).send(errorBody(request, status, code, message, details));
+      const id = (error as WithJsonRpcId).jsonRpcId;
+      reply.status(status).send(errorBody(request, status, code, message, details, id));
     }
   }
 }
@@ -73,13 +82,14 @@ export function errorBody(
   code: string,
   message: string,
   details?: Record<string, unknown>,
+  id: string | number | null = null,
 ): Record<string, unknown> {
   if (!isMcpRoute(request)) return { statusCode: status, code, message, ...(details && { details }) };
   return {
     jsonrpc: '2.0',
     // DomainError details (e.g. `retryAfterSeconds` of RATE_LIMITED) travel in `data` next to the code.
     error: { code: jsonRpcCode(status, code), message, data: { ...details, code } },
-    id: null,
+    id,
   };
 }
 
@@ -125,9 +135,17 @@ function describe(error: unknown): { status: number; code: string; message: stri
   };
 }
 
-/** JSON-RPC has no HTTP statuses; -32700 for unparseable bodies, -32600 for invalid requests, -32000 otherwise. */
+/** The MCP-defined JSON-RPC codes of some errors (2026-07-28: HeaderMismatch, UnsupportedProtocolVersion). */
+const JSON_RPC_CODES: Record<string, number> = {
+  PARSE_ERROR: -32700,
+  INVALID_ENVELOPE: -32602,
+  HEADER_MISMATCH: -32020,
+  UNSUPPORTED_PROTOCOL_VERSION: -32022,
+};
+
+/** JSON-RPC has no HTTP statuses; the codes above, -32600 for other invalid requests, -32000 otherwise. */
 function jsonRpcCode(status: number, code: string): number {
-  if (code === 'PARSE_ERROR') return -32700;
+  if (Object.hasOwn(JSON_RPC_CODES, code)) return JSON_RPC_CODES[code];
   if (status === 400) return -32600;
   return -32000;
 }

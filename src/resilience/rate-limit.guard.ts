@@ -4,9 +4,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { DomainError } from '../common/domain-error.js';
-import { isMcpRoute } from '../common/mcp-route.js';
 import type { WithHeaders } from '../common/http-exception.filter.js';
 import { principalOf } from '../common/principal.js';
+import { requestViewOf } from '../common/request-view.js';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
@@ -57,7 +57,8 @@ export class ConcurrencyLimitedError extends DomainError implements WithHeaders 
  * header): per agent (RATE_LIMIT_AGENT_PER_MINUTE, all tools together, and `resources/read` and `prompts/get`
  * too) and per agent × tool
  * (`@Tool({ rateLimit: { perMinute } })`, else RATE_LIMIT_TOOL_PER_MINUTE, else none). The tool is read from the
- * JSON-RPC body (parsed before guards run); every version of a tool shares its limit. A global guard after
+ * request view (a 2026-07-28 request's headers already checked against it); every version of a tool shares its
+ * limit. A global guard after
  * authentication and scopes, so unauthenticated or out-of-scope traffic never touches the counters. Over a
  * limit: 429 with `Retry-After`, an audit row (`denied` / `rate_limited`) and `mcp_rate_limited_total`.
  * Counters sit behind `@nestjs/throttler`'s `ThrottlerStorage` contract: Redis when REDIS_URL is set (one limit
@@ -201,19 +202,13 @@ export interface LimitedCall {
   tool: boolean;
 }
 
-/** The calls in a POST /mcp body (a JSON-RPC batch may hold several). */
+/** The calls of a POST /mcp, from its request view (a JSON-RPC batch may hold several). */
 export function limitedCallsOf(req: FastifyRequest): LimitedCall[] {
-  if (req.method !== 'POST' || !isMcpRoute(req)) return [];
-  const body = req.body;
-  if (typeof body !== 'object' || body === null) return [];
-  return (Array.isArray(body) ? body : [body]).flatMap((message: unknown): LimitedCall[] => {
-    const m = message as { method?: unknown; params?: { name?: unknown; uri?: unknown } } | null;
-    const { name, uri } = m?.params ?? {};
-    if (m?.method === 'tools/call' && typeof name === 'string') return [{ name, tool: true }];
-    if (m?.method === 'resources/read' && typeof uri === 'string')
-      return [{ name: `resource:${uri}`, tool: false }];
-    if (m?.method === 'prompts/get' && typeof name === 'string')
-      return [{ name: `prompt:${name}`, tool: false }];
+  const view = requestViewOf(req);
+  return (view?.messages ?? (view ? [view] : [])).flatMap(({ method, name, uri }): LimitedCall[] => {
+    if (method === 'tools/call' && name !== undefined) return [{ name, tool: true }];
+    if (method === 'resources/read' && uri !== undefined) return [{ name: `resource:${uri}`, tool: false }];
+    if (method === 'prompts/get' && name !== undefined) return [{ name: `prompt:${name}`, tool: false }];
     return [];
   });
 }

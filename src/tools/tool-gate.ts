@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { tokenRevokedSql } from '../auth/revocation.service.js';
 import type { Principal } from '../common/principal.js';
+import type { RequestView } from '../common/request-view.js';
 import { CoalescedLookup } from '../database/coalesced-lookup.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
 import { grantInForceSql } from '../permissions/permissions.service.js';
@@ -71,19 +72,16 @@ export class ToolGate {
   ) {}
 
   /**
-   * For a request whose body is one `tools/call` of a known tool: reads the token's revocation together with
-   * the call's gate, keeps the gate reading for the call (`read`), and resolves to whether the token is revoked.
-   * Anything else: `undefined`, and the guard reads the revocation alone. Saves a round trip on every call.
+   * For a request that is one `tools/call` of a known tool: reads the token's revocation together with the
+   * call's gate, keeps the gate reading for the call (`read`), and resolves to whether the token is revoked.
+   * Anything else (batches included): `undefined`, and the guard reads the revocation alone. Saves a round trip
+   * on every call.
    */
-  readAhead(principal: Principal, body: unknown): Promise<boolean> | undefined {
-    const { method, params } = (body ?? {}) as {
-      method?: unknown;
-      params?: { name?: unknown; _meta?: unknown };
-    };
-    if (method !== 'tools/call' || typeof params?.name !== 'string' || principal.tokenId === undefined)
+  readAhead(principal: Principal, view: RequestView | undefined): Promise<boolean> | undefined {
+    // A batch's view names no method.
+    if (view?.method !== 'tools/call' || view.name === undefined || principal.tokenId === undefined)
       return undefined;
-    const meta = params._meta !== null && typeof params._meta === 'object' ? params._meta : undefined;
-    const tool = this.registry.resolve(params.name, meta as Record<string, unknown> | undefined);
+    const tool = this.registry.resolve(view.name, view.meta);
     if (!tool) return undefined;
     const row = this.aheadLookups.get(
       JSON.stringify([principal.tokenId, principal.agentId, tool.name, tool.version]),
