@@ -1,26 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
-  CompleteRequestSchema,
-  ErrorCode,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  McpError,
-  ReadResourceRequestSchema,
-  SetLevelRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
+  ProtocolError,
+  ProtocolErrorCode,
+  isInputRequiredResult,
   type GetPromptResult,
   type Prompt,
   type ReadResourceResult,
   type Resource,
-  type ResourceTemplate,
-  type ServerNotification,
-  type ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+  type ResourceTemplateType as ResourceTemplate,
+  type Server,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { DomainError } from '../common/domain-error.js';
@@ -39,19 +29,31 @@ import { ResourceSubscriptions } from '../tools/resource-subscriptions.service.j
 import { argumentsDigest, argumentsTooDeep, resultBytes } from '../tools/call-size.js';
 import { ArgumentsTooDeepError } from '../tools/steps/validation.step.js';
 import { isProtocolError, jsonRpcCodeOf, outcomeOfCode, settle } from '../tools/tool-errors.js';
-import type { RequestIdentity } from './mcp-server.factory.js';
+import { inputRequiredAnswer, isInputRequiredAnswer } from '../tools/input.js';
+import { InputRounds } from '../tools/input-rounds.js';
+import type { StateBinding } from '../tools/request-state.js';
+import { clientOf, identityOf } from './request-identity.js';
 
 /** JSON-RPC code the MCP spec gives an unknown resource URI. */
 const RESOURCE_NOT_FOUND = -32002;
+/** Resources and prompts have no versions: their request states bind this one. */
+const FEATURE_VERSION = '1';
+
+/** The flow id of a read or get that spans rounds, for its audit row. */
+interface Flow {
+  id?: string;
+}
+
 /** `completion/complete` answers at most this many values (MCP limit). */
 const MAX_COMPLETIONS = 100;
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+type Extra = ServerContext;
 
 /** Capabilities of everything this class serves (merged into the server's by McpServerFactory). */
 export const FEATURE_CAPABILITIES = {
-  resources: { subscribe: true, listChanged: false },
-  prompts: { listChanged: false },
+  // List changes (a grant, a kill switch) reach `subscriptions/listen` streams and 2025 sessions (ChangeFeed).
+  resources: { subscribe: true, listChanged: true },
+  prompts: { listChanged: true },
   completions: {},
   logging: {},
 };
@@ -75,67 +77,68 @@ export class McpFeatureHandlers {
     private readonly policy: AccessPolicy,
     private readonly subscriptions: ResourceSubscriptions,
     private readonly audit: AuditRecorder,
+    private readonly rounds: InputRounds,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext('mcp');
   }
 
   install(server: Server, logLevel: LogLevelState): void {
-    server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => {
+    server.setRequestHandler('resources/list', async (_request, extra) => {
       const visible = await this.visible(extra, 'resource', this.resources.fixed());
       return { resources: visible.map((r) => this.descriptors().resources.get(r.name)!) };
     });
 
-    server.setRequestHandler(ListResourceTemplatesRequestSchema, async (_request, extra) => {
+    server.setRequestHandler('resources/templates/list', async (_request, extra) => {
       const visible = await this.visible(extra, 'resource', this.resources.templated());
       return { resourceTemplates: visible.map((r) => this.descriptors().templates.get(r.name)!) };
     });
 
-    server.setRequestHandler(ReadResourceRequestSchema, (request, extra) => {
+    server.setRequestHandler('resources/read', (request, extra) => {
       const { uri } = request.params;
       const name = this.resources.resolve(uri)?.resource.name ?? uri;
-      return this.audited(extra, featureKey('resource', name), { uri }, async () => {
+      return this.audited(server, extra, featureKey('resource', name), { uri }, async (flow) => {
         const { resource, variables } = await this.authorizedResource(extra, uri);
-        const ctx = this.context(extra, { resource: resource.name });
-        const value = await this.run(ctx, () => resource.handler(new URL(uri), variables, ctx));
-        return toReadResult(resource, uri, value);
+        return this.inRounds(server, extra, flow, 'resources/read', resource.name, { uri }, (ctx) =>
+          this.run(ctx, () => resource.handler(new URL(uri), variables, ctx)),
+        ).then((value) => (isInputRequiredResult(value) ? value : toReadResult(resource, uri, value)));
       });
     });
 
-    server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
+    server.setRequestHandler('resources/subscribe', async (request, extra) => {
       await this.authorizedResource(extra, request.params.uri);
       this.subscriptions.subscribe(server, request.params.uri);
       return {};
     });
 
-    server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
+    server.setRequestHandler('resources/unsubscribe', (request) => {
       this.subscriptions.unsubscribe(server, request.params.uri);
       return {};
     });
 
-    server.setRequestHandler(ListPromptsRequestSchema, async (_request, extra) => {
+    server.setRequestHandler('prompts/list', async (_request, extra) => {
       const visible = await this.visible(extra, 'prompt', this.prompts.all());
       return { prompts: visible.map((p) => this.descriptors().prompts.get(p.name)!) };
     });
 
-    server.setRequestHandler(GetPromptRequestSchema, (request, extra) => {
+    server.setRequestHandler('prompts/get', (request, extra) => {
       const { name, arguments: args } = request.params;
-      return this.audited(extra, featureKey('prompt', name), args ?? {}, async () => {
+      return this.audited(server, extra, featureKey('prompt', name), args ?? {}, async (flow) => {
         const prompt = await this.authorizedPrompt(extra, name);
-        const ctx = this.context(extra, { prompt: prompt.name });
-        const value = await this.run(ctx, () => prompt.handler(parsePromptArgs(prompt, args), ctx));
-        return toPromptResult(prompt, value);
+        return this.inRounds(server, extra, flow, 'prompts/get', prompt.name, args ?? {}, (ctx) =>
+          this.run(ctx, () => prompt.handler(parsePromptArgs(prompt, args), ctx)),
+        ).then((value) => (isInputRequiredResult(value) ? value : toPromptResult(prompt, value)));
       });
     });
 
-    server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
+    server.setRequestHandler('completion/complete', async (request, extra) => {
       const { ref, argument, context } = request.params;
       let completer: Completer | undefined;
       if (ref.type === 'ref/prompt') {
         completer = (await this.authorizedPrompt(extra, ref.name)).complete[argument.name];
       } else {
         const resource = this.resources.template(ref.uri);
-        if (!resource) throw new McpError(RESOURCE_NOT_FOUND, `Resource template not found: ${ref.uri}`);
+        if (!resource) throw new ProtocolError(RESOURCE_NOT_FOUND, `Resource template not found: ${ref.uri}`);
         await this.authorize(extra, 'resource', resource.name);
         completer = resource.complete[argument.name];
       }
@@ -154,7 +157,7 @@ export class McpFeatureHandlers {
     });
 
     // Replaces the SDK's own handler: the level must also filter `ctx.log()`, which sends on the request's stream.
-    server.setRequestHandler(SetLevelRequestSchema, (request) => {
+    server.setRequestHandler('logging/setLevel', (request) => {
       logLevel.level = request.params.level;
       return {};
     });
@@ -173,20 +176,23 @@ export class McpFeatureHandlers {
    * committed; without the audit trail, the read fails (AUDIT_UNAVAILABLE).
    */
   private async audited<T extends object>(
+    server: Server,
     extra: Extra,
     key: string,
     params: Record<string, unknown>,
-    handler: () => Promise<T>,
+    handler: (flow: Flow) => Promise<T>,
   ): Promise<T> {
+    const flow: Flow = {};
     const { ending, occurredAt, durationMs } = await settle(() => {
       // The same shape check as tools/call (AuditStep): first, and audited like any other ending.
       if (argumentsTooDeep(params)) {
         const error = new ArgumentsTooDeepError();
-        throw new McpError(jsonRpcCodeOf(error), error.message, { code: error.code, ...error.details });
+        throw new ProtocolError(jsonRpcCodeOf(error), error.message, { code: error.code, ...error.details });
       }
-      return handler();
+      return handler(flow);
     });
-    const { principal, requestId, remoteAddr, userAgent } = identityOf(extra.authInfo);
+    const { principal, requestId, remoteAddr, userAgent } = identityOf(extra);
+    const asked = 'result' in ending && isInputRequiredResult(ending.result);
     const errorCode = 'error' in ending ? domainCodeOf(ending.error) : undefined;
     const digest = argumentsDigest({ arguments: params });
     try {
@@ -200,7 +206,9 @@ export class McpFeatureHandlers {
         remoteAddr,
         userAgent,
         toolName: key,
-        outcome: errorCode ? outcomeOfCode(errorCode) : 'success',
+        outcome: errorCode ? outcomeOfCode(errorCode) : asked ? 'input_required' : 'success',
+        protocolVersion: clientOf(server, extra).protocolVersion,
+        flowId: flow.id,
         errorCode,
         durationMs,
         paramBytes: digest.bytes,
@@ -210,7 +218,7 @@ export class McpFeatureHandlers {
     } catch (error) {
       const domain =
         error instanceof DomainError ? error : new DomainError('AUDIT_UNAVAILABLE', 'Audit failed');
-      throw new McpError(jsonRpcCodeOf(domain), domain.message, { code: domain.code });
+      throw new ProtocolError(jsonRpcCodeOf(domain), domain.message, { code: domain.code });
     }
     if ('result' in ending) return ending.result;
     throw ending.error;
@@ -221,12 +229,12 @@ export class McpFeatureHandlers {
     kind: FeatureKind,
     items: T[],
   ): Promise<T[]> {
-    return this.policy.visibleFeatures(identityOf(extra.authInfo).principal, kind, items);
+    return this.policy.visibleFeatures(identityOf(extra).principal, kind, items);
   }
 
   private async authorizedResource(extra: Extra, uri: string) {
     const resolved = this.resources.resolve(uri);
-    if (!resolved) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { uri });
+    if (!resolved) throw new ProtocolError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { uri });
     await this.authorize(extra, 'resource', resolved.resource.name);
     return resolved;
   }
@@ -234,46 +242,95 @@ export class McpFeatureHandlers {
   private async authorizedPrompt(extra: Extra, name: string): Promise<PromptDefinition> {
     const prompt = this.prompts.get(name);
     if (!prompt)
-      throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`, { code: 'NOT_FOUND' });
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`, {
+        code: 'NOT_FOUND',
+      });
     await this.authorize(extra, 'prompt', prompt.name);
     return prompt;
   }
 
   /** Same decision and the same JSON-RPC errors as a denied `tools/call` (-32003, code in `data.code`). */
   private async authorize(extra: Extra, kind: FeatureKind, name: string): Promise<void> {
-    const decision = await this.policy.decideFeature(identityOf(extra.authInfo).principal, kind, name);
+    const decision = await this.policy.decideFeature(identityOf(extra).principal, kind, name);
     if (decision.allowed) return;
     const key = featureKey(kind, name);
     const error =
       decision.reason === 'scope'
         ? new DomainError('INSUFFICIENT_SCOPE', `Token lacks scope ${key}`, { scope: key })
         : new DomainError('GRANT_DENIED', `Agent has no active grant for ${key}`, { [kind]: name });
-    throw new McpError(jsonRpcCodeOf(error), error.message, { code: error.code, ...error.details });
+    throw new ProtocolError(jsonRpcCodeOf(error), error.message, { code: error.code, ...error.details });
   }
 
-  private context(extra: Extra, what: Record<string, string>): FeatureContext {
-    const { principal, requestId } = identityOf(extra.authInfo);
-    return {
+  /**
+   * Runs a read or get as one round of a possibly multi-round call (InputRounds, as tools/call does): a later
+   * round's signed state is checked first, and an `inputRequired()` answer leaves as an input-required result.
+   */
+  private async inRounds(
+    server: Server,
+    extra: Extra,
+    flow: Flow,
+    method: 'resources/read' | 'prompts/get',
+    name: string,
+    params: Record<string, unknown>,
+    handler: (ctx: FeatureContext) => Promise<unknown>,
+  ): Promise<unknown> {
+    const { principal, requestId } = identityOf(extra);
+    const binding: StateBinding = {
+      agentId: principal.agentId,
+      method,
+      name,
+      version: FEATURE_VERSION,
+      argumentsDigest: argumentsDigest({ arguments: params }).sha256,
+    };
+    const requestState = extra.mcpReq.requestState<string>();
+    const round = asProtocolError(() =>
+      this.rounds.begin(binding, {
+        inputResponses: extra.mcpReq.inputResponses,
+        ...(typeof requestState === 'string' && { requestState }),
+      }),
+    );
+    flow.id = round.flowId;
+    const ctx: FeatureContext = {
       principal,
       requestId,
       sessionId: extra.sessionId,
-      signal: extra.signal,
-      logger: this.logger.logger.child({ requestId, agentId: principal.agentId, ...what }),
+      signal: extra.mcpReq.signal,
+      logger: this.logger.logger.child({
+        requestId,
+        agentId: principal.agentId,
+        [method === 'prompts/get' ? 'prompt' : 'resource']: name,
+      }),
+      input: round.input,
+      inputRequired: inputRequiredAnswer,
+      ...clientOf(server, extra),
     };
+    const value = await handler(ctx);
+    if (!isInputRequiredAnswer(value)) return value;
+    const asked = asProtocolError(() => this.rounds.ask(binding, round, value, ctx), true);
+    flow.id = round.flowId;
+    return asked;
+  }
+
+  private context(extra: Extra, what: Record<string, string>): Pick<FeatureContext, 'logger'> {
+    const { principal, requestId } = identityOf(extra);
+    return { logger: this.logger.logger.child({ requestId, agentId: principal.agentId, ...what }) };
   }
 
   /** Runs a handler: McpErrors pass, DomainErrors keep their message and code, anything else is generic. */
-  private async run<T>(ctx: FeatureContext, handler: () => T | Promise<T>): Promise<Awaited<T>> {
+  private async run<T>(
+    ctx: Pick<FeatureContext, 'logger'>,
+    handler: () => T | Promise<T>,
+  ): Promise<Awaited<T>> {
     try {
       return await handler();
     } catch (error) {
-      if (error instanceof McpError) throw error;
+      if (error instanceof ProtocolError) throw error;
       if (error instanceof DomainError) {
-        const code = isProtocolError(error) ? jsonRpcCodeOf(error) : ErrorCode.InternalError;
-        throw new McpError(code, error.message, { code: error.code, ...error.details });
+        const code = isProtocolError(error) ? jsonRpcCodeOf(error) : ProtocolErrorCode.InternalError;
+        throw new ProtocolError(code, error.message, { code: error.code, ...error.details });
       }
       ctx.logger.error({ err: error }, 'resource, prompt or completion handler failed');
-      throw new McpError(ErrorCode.InternalError, 'Internal error');
+      throw new ProtocolError(ProtocolErrorCode.InternalError, 'Internal error');
     }
   }
 
@@ -321,11 +378,27 @@ export class McpFeatureHandlers {
   }
 }
 
+/**
+ * A DomainError meant for the protocol (e.g. a refused request state) as the SDK's JSON-RPC error; with `all`,
+ * any DomainError (a client that cannot answer a request for input: invalid request, the code in `data`).
+ */
+function asProtocolError<T>(run: () => T, all = false): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof DomainError && (all || isProtocolError(error))) {
+      const code = isProtocolError(error) ? jsonRpcCodeOf(error) : ProtocolErrorCode.InvalidRequest;
+      throw new ProtocolError(code, error.message, { code: error.code, ...error.details });
+    }
+    throw error;
+  }
+}
+
 /** The domain code of a feature handler's error (McpErrors carry it in `data.code`). */
 function domainCodeOf(error: unknown): string {
-  const code = ((error as McpError).data as { code?: unknown } | undefined)?.code;
+  const code = ((error as ProtocolError).data as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string') return code;
-  return (error as McpError).code === RESOURCE_NOT_FOUND ? 'NOT_FOUND' : 'INTERNAL_ERROR';
+  return (error as ProtocolError).code === RESOURCE_NOT_FOUND ? 'NOT_FOUND' : 'INTERNAL_ERROR';
 }
 
 function parsePromptArgs(prompt: PromptDefinition, args: Record<string, string> | undefined): unknown {
@@ -333,9 +406,13 @@ function parsePromptArgs(prompt: PromptDefinition, args: Record<string, string> 
   const parsed = prompt.args.safeParse(args ?? {});
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-  throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for prompt ${prompt.name}: ${issues}`, {
-    code: 'INVALID_ARGUMENTS',
-  });
+  throw new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    `Invalid arguments for prompt ${prompt.name}: ${issues}`,
+    {
+      code: 'INVALID_ARGUMENTS',
+    },
+  );
 }
 
 /** A handler's value as `ReadResourceResult`: a text, one or several bodies (uri/mimeType filled in), or a result. */
@@ -366,11 +443,4 @@ function toPromptResult(prompt: PromptDefinition, value: unknown): GetPromptResu
   if (typeof value === 'object' && value !== null && Array.isArray((value as GetPromptResult).messages))
     return value as GetPromptResult;
   throw new DomainError('INTERNAL_ERROR', `Prompt ${prompt.name} returned no messages`);
-}
-
-function identityOf(authInfo: Extra['authInfo']): RequestIdentity {
-  const identity = authInfo?.extra?.identity as RequestIdentity | undefined;
-  // McpController always attaches one; reaching here without it is a wiring bug, not a client error.
-  if (!identity) throw new McpError(ErrorCode.InternalError, 'Request identity missing');
-  return identity;
 }

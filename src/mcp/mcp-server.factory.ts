@@ -1,54 +1,21 @@
 import { Injectable } from '@nestjs/common';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import {
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
-  type CallToolRequest,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
+import { ProtocolError, Server, type Tool } from '@modelcontextprotocol/server';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { PinoLogger } from 'nestjs-pino';
 import { isProtocolError, jsonRpcCodeOf } from '../tools/tool-errors.js';
 import { ToolInvoker } from '../tools/tool-invoker.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 import { clientChannel, LogLevelState } from '../tools/client-channel.js';
 import { FEATURE_CAPABILITIES, McpFeatureHandlers } from './feature-handlers.service.js';
-import type { Principal, ToolDefinition } from '../tools/tool.types.js';
+import type { ToolDefinition } from '../tools/tool.types.js';
+import { clientOf, identityOf } from './request-identity.js';
 
 export const SERVER_INFO = { name: 'mcp-production', version: '0.1.0' };
 
 /**
- * `tools/call` registered with a loose envelope instead of CallToolRequestSchema: the SDK's base Protocol parses
- * a request with the schema given here and answers a mismatch (e.g. `arguments` that is not an object) with
- * -32603 Internal error; its Server then checks CallToolRequestSchema itself and answers -32602 Invalid params,
- * the right answer to a caller's malformed request.
- */
-const CALL_TOOL_ENVELOPE = z.looseObject({ method: z.literal('tools/call') });
-
-/** What the HTTP layer hands the SDK for each request (as `req.auth`); handlers read it from `extra.authInfo`. */
-export interface RequestIdentity {
-  principal: Principal;
-  requestId: string;
-  remoteAddr?: string;
-  userAgent?: string;
-}
-
-export function authInfoFor(identity: RequestIdentity): AuthInfo {
-  // The bearer token itself never travels past the auth guard.
-  return {
-    token: '',
-    clientId: identity.principal.clientId ?? identity.principal.agentId,
-    scopes: [...identity.principal.scopes],
-    extra: { identity },
-  };
-}
-
-/**
- * Builds SDK `Server`s wired to the tool registry and invoker. Everything expensive (tool descriptors, the JSON
- * Schema validator) is built once here; a server per stateless request or per session is then cheap.
+ * Builds SDK `Server`s wired to the tool registry and invoker, for both eras: the same handlers serve a
+ * 2026-07-28 request (one server per request, from `createMcpHandler`) and a 2025 session or stateless request.
+ * Everything expensive (tool descriptors, the JSON Schema validator) is built once here; a server is then cheap.
  */
 @Injectable()
 export class McpServerFactory {
@@ -66,7 +33,7 @@ export class McpServerFactory {
 
   create(): Server {
     const server = new Server(SERVER_INFO, {
-      capabilities: { tools: { listChanged: false }, ...FEATURE_CAPABILITIES },
+      capabilities: { tools: { listChanged: true }, ...FEATURE_CAPABILITIES },
       jsonSchemaValidator: this.validator,
     });
     // Resources, prompts, completions, logging/setLevel (the level also filters tools' ctx.log()).
@@ -74,34 +41,44 @@ export class McpServerFactory {
     this.features.install(server, logLevel);
 
     // An agent sees exactly the tools it may call now, decided by the same policy as tools/call.
-    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
-      const { principal } = identityOf(extra.authInfo);
+    server.setRequestHandler('tools/list', async (_request, ctx) => {
+      const { principal } = identityOf(ctx);
       const callable = await this.invoker.callableTools(principal);
       return { tools: callable.map((tool) => this.toolDescriptors().get(`${tool.name}@${tool.version}`)!) };
     });
 
-    server.setRequestHandler(CALL_TOOL_ENVELOPE, async (envelope, extra) => {
-      // The SDK's Server has checked it against CallToolRequestSchema (-32602 if not) before calling this.
-      const request = envelope as unknown as CallToolRequest;
-      const { principal, requestId, remoteAddr, userAgent } = identityOf(extra.authInfo);
+    server.setRequestHandler('tools/call', async (request, ctx) => {
+      const { principal, requestId, remoteAddr, userAgent } = identityOf(ctx);
       const { name, arguments: args, _meta } = request.params;
+      const requestState = ctx.mcpReq.requestState<string>();
       try {
-        return await this.invoker.invoke(
-          { name, arguments: args, meta: _meta },
+        const result = await this.invoker.invoke(
+          {
+            name,
+            arguments: args,
+            meta: _meta,
+            ...(ctx.mcpReq.inputResponses && { inputResponses: ctx.mcpReq.inputResponses }),
+            ...(typeof requestState === 'string' && { requestState }),
+          },
           {
             principal,
             requestId,
-            sessionId: extra.sessionId,
+            sessionId: ctx.sessionId,
             remoteAddr,
             userAgent,
-            signal: extra.signal,
+            signal: ctx.mcpReq.signal,
+            ...clientOf(server, ctx),
             logger: this.logger.logger.child({ requestId, agentId: principal.agentId, tool: name }),
-            ...clientChannel(server, extra, logLevel),
+            ...clientChannel(server, ctx, logLevel),
           },
         );
+        return result;
       } catch (error) {
         if (isProtocolError(error)) {
-          throw new McpError(jsonRpcCodeOf(error), error.message, { code: error.code, ...error.details });
+          throw new ProtocolError(jsonRpcCodeOf(error), error.message, {
+            code: error.code,
+            ...error.details,
+          });
         }
         throw error;
       }
@@ -140,7 +117,7 @@ function describe(tool: ToolDefinition, versions: string[]): Tool {
       ? `${tool.description} (Deprecated: stops working on ${deprecated.sunset}; use ${deprecated.replacement}.)`
       : tool.description,
     inputSchema: tool.inputJsonSchema as Tool['inputSchema'],
-    ...(tool.outputJsonSchema && { outputSchema: tool.outputJsonSchema as Tool['outputSchema'] }),
+    ...(tool.outputJsonSchema && { outputSchema: tool.outputJsonSchema }),
     ...(tool.annotations && { annotations: tool.annotations }),
     _meta: {
       'mcp-production/version': tool.version,
@@ -148,11 +125,4 @@ function describe(tool: ToolDefinition, versions: string[]): Tool {
       ...(deprecated && { 'mcp-production/deprecated': deprecated }),
     },
   };
-}
-
-function identityOf(authInfo: AuthInfo | undefined): RequestIdentity {
-  const identity = authInfo?.extra?.identity as RequestIdentity | undefined;
-  // The controller always attaches one; reaching here without it is a wiring bug, not a client error.
-  if (!identity) throw new McpError(ErrorCode.InternalError, 'Request identity missing');
-  return identity;
 }

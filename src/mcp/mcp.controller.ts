@@ -1,14 +1,22 @@
-import { Controller, Delete, Get, Post, Req, Res } from '@nestjs/common';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { Controller, Delete, Get, OnApplicationShutdown, Post, Req, Res } from '@nestjs/common';
+import { NodeStreamableHTTPServerTransport as StreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import {
+  createMcpHandler,
+  isInitializeRequest,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type AuthInfo,
+} from '@modelcontextprotocol/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { MCP_ROUTE } from '../common/mcp-route.js';
 import { principalOf } from '../common/principal.js';
-import { authInfoFor, McpServerFactory } from './mcp-server.factory.js';
+import { requestViewOf, type RequestView } from '../common/request-view.js';
+import { ChangeFeed } from '../tools/change-feed.service.js';
+import { McpServerFactory } from './mcp-server.factory.js';
+import { authInfoFor } from './request-identity.js';
 import { SessionRegistry, type ResolvedSession } from './session-registry.service.js';
 import { SharedServer } from './shared-server.service.js';
 
@@ -19,47 +27,81 @@ const SESSION_HEADER = 'mcp-session-id';
  */
 const BATCHES_REMOVED_IN = '2025-06-18';
 
+type NodeHandler = ReturnType<typeof toNodeHandler>;
+
 /**
- * `/mcp`: MCP Streamable HTTP. The Origin/Host hook and the global guards (auth, scope, rate limit) have run
- * before a handler here. Stateless mode answers plain requests on the SharedServer and hands the rest to an SDK
- * transport with a server per request (cheap: see McpServerFactory). Stateful mode routes by `Mcp-Session-Id`:
- * the session's live transport when this replica opened it, otherwise a per-request server, since the shared
- * store vouches for the session.
+ * `/mcp`: MCP Streamable HTTP, both protocol eras on one endpoint. The Origin/Host hook and the global guards
+ * (auth, request view, scope, rate limit) have run before a handler here; the request view says which era.
+ * - 2026-07-28 (`_meta` envelope, `server/discover`): sessionless, the SDK v2 handler with a server per request.
+ * - 2025 eras: `initialize` opens a session (sticky to this replica for its live stream and server→client
+ *   requests; any replica serves its plain requests, the shared store vouches for it); a request naming a
+ *   session goes to it; anything else is served statelessly (the SharedServer hot path, or a server per request).
+ * `MCP_ERA` may restrict the endpoint to one era.
  */
 @Controller(MCP_ROUTE)
-export class McpController {
+export class McpController implements OnApplicationShutdown {
+  /** 2026-07-28 requests: JSON unless the call emits something (then SSE), and one that streams from the start. */
+  private readonly modern: ReturnType<typeof createMcpHandler>;
+  private readonly modernStreaming: ReturnType<typeof createMcpHandler>;
+  private readonly serveModern: NodeHandler;
+  private readonly serveModernStreaming: NodeHandler;
+  /** Open `subscriptions/listen` streams, each on a handler of its own (closed gracefully on shutdown). */
+  private readonly listens = new Set<ReturnType<typeof createMcpHandler>>();
+
   constructor(
     private readonly config: AppConfig,
     private readonly factory: McpServerFactory,
     private readonly sessions: SessionRegistry,
     private readonly shared: SharedServer,
-  ) {}
+    private readonly changes: ChangeFeed,
+  ) {
+    const options = {
+      // The legacy lane is ours (sessions); a legacy request never reaches this handler in `dual` mode, and in
+      // `modern` mode the handler's own refusal (400, -32022 naming 2026-07-28) is the right answer.
+      legacy: 'reject',
+      keepAliveMs: config.mcp.sseHeartbeatMs,
+    } as const;
+    this.modern = createMcpHandler(() => this.factory.create(), options);
+    // A request with a progress token waits for notifications: it gets its event stream (and heartbeats) at
+    // once, so a slow call is never a silent connection an idle proxy would cut.
+    this.modernStreaming = createMcpHandler(() => this.factory.create(), { ...options, responseMode: 'sse' });
+    this.serveModern = toNodeHandler(this.modern);
+    this.serveModernStreaming = toNodeHandler(this.modernStreaming);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const handlers = [this.modern, this.modernStreaming, ...this.listens];
+    await Promise.all(handlers.map((handler) => handler.close()));
+  }
 
   @Post()
   async post(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    refuseRemovedBatch(req);
-    if (this.config.mcp.sessionMode === 'stateless') {
-      if (this.shared.accepts(req)) return this.shared.serve(req, reply, { authInfo: authOf(req) });
-      return this.handlePerRequest(req, reply);
+    const era = this.config.mcp.era;
+    // Every POST /mcp has its view (the one parse of the JSON-RPC envelope, src/common/request-view.ts).
+    const view = requestViewOf(req)!;
+    if (view.era === 'modern' || era === 'modern') {
+      if (era === 'legacy') return refuseModern(reply, view.id);
+      if (view.method === 'subscriptions/listen') return this.listen(req, reply);
+      const streaming = view.progressToken !== undefined;
+      return this.handleModern(streaming ? this.serveModernStreaming : this.serveModern, req, reply);
     }
+    refuseRemovedBatch(req, view);
     const session = await this.resolveSession(req);
     if (session?.live) return this.handle(session.live.transport, req, reply);
     if (session) return this.handlePerRequest(req, reply);
-    if (!isInitializeRequest(req.body)) {
-      throw new DomainError(
-        'INVALID_REQUEST',
-        'Mcp-Session-Id header is required (only initialize may omit it)',
+    if (view.method === 'initialize' && isInitializeRequest(req.body)) {
+      const { protocolVersion, clientInfo } = req.body.params;
+      return this.handle(
+        await this.sessions.open(principalOf(req), { protocolVersion, clientInfo }),
+        req,
+        reply,
       );
     }
-    const { protocolVersion, clientInfo } = req.body.params;
-    return this.handle(
-      await this.sessions.open(principalOf(req).agentId, { protocolVersion, clientInfo }),
-      req,
-      reply,
-    );
+    if (this.shared.accepts(req, view)) return this.shared.serve(req, reply, { authInfo: authOf(req) });
+    return this.handlePerRequest(req, reply);
   }
 
-  /** The server→client stream lives where the session was opened; elsewhere there is none to offer (405). */
+  /** A 2025 session's server→client stream lives where the session was opened; elsewhere there is none (405). */
   @Get()
   async get(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const session = await this.requireSession(req, reply);
@@ -80,12 +122,37 @@ export class McpController {
     reply.status(200).send();
   }
 
+  /**
+   * `subscriptions/listen`: the SDK fixes a handler's event bus when it creates it, so each stream gets a handler
+   * whose bus is this agent's view of the cross-replica ChangeFeed (only what the agent may see).
+   */
+  private async listen(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const listen = createMcpHandler(() => this.factory.create(), {
+      legacy: 'reject',
+      keepAliveMs: this.config.mcp.sseHeartbeatMs,
+      bus: this.changes.agentBus(principalOf(req), watchedUris(req.body)),
+    });
+    this.listens.add(listen);
+    reply.raw.once('close', () => {
+      this.listens.delete(listen);
+      void listen.close();
+    });
+    return this.handleModern(toNodeHandler(listen), req, reply);
+  }
+
+  private async handleModern(serve: NodeHandler, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const raw = req.raw as IncomingMessage & { auth?: AuthInfo };
+    raw.auth = authOf(req);
+    reply.hijack();
+    await serve(raw, reply.raw, req.body);
+  }
+
   private async handlePerRequest(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const server = this.factory.create();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       // JSON is cheapest, but a request asking for progress gets SSE so its notifications reach the client.
-      enableJsonResponse: !wantsProgress(req.body),
+      enableJsonResponse: requestViewOf(req)?.progressToken === undefined,
       keepAliveMs: this.config.mcp.sseHeartbeatMs,
     });
     reply.raw.on('close', () => void server.close());
@@ -93,18 +160,19 @@ export class McpController {
     return this.handle(transport, req, reply);
   }
 
-  /** For GET/DELETE: stateless mode has no sessions (405); a missing header is a 400. */
+  /**
+   * GET/DELETE belong to 2025 sessions: a header naming a live one goes to it; without sessions (`modern`) or
+   * without the header there is nothing to GET or DELETE (405, as the 2026-07-28 transport says).
+   */
   private async requireSession(
     req: FastifyRequest,
     reply: FastifyReply,
   ): Promise<ResolvedSession | undefined> {
-    if (this.config.mcp.sessionMode === 'stateless') {
-      methodNotAllowed(reply, 'POST', 'Method not allowed: this server is stateless (POST only)');
+    if (this.config.mcp.era === 'modern' || req.headers[SESSION_HEADER] === undefined) {
+      methodNotAllowed(reply, 'POST', 'Method not allowed: GET and DELETE need a 2025 session (POST only)');
       return undefined;
     }
-    const session = await this.resolveSession(req);
-    if (!session) throw new DomainError('INVALID_REQUEST', 'Mcp-Session-Id header is required');
-    return session;
+    return this.resolveSession(req);
   }
 
   /** The session named by the header; 404 when it is unknown, expired or another agent's. */
@@ -125,7 +193,14 @@ export class McpController {
   }
 }
 
-/** Who is calling, as the SDK hands it to handlers (`extra.authInfo`). */
+/** The resource URIs a listen request subscribes to (the feed skips access checks for any other URI). */
+function watchedUris(body: unknown): string[] {
+  const uris = (body as { params?: { notifications?: { resourceSubscriptions?: unknown } } } | null)?.params
+    ?.notifications?.resourceSubscriptions;
+  return Array.isArray(uris) ? uris.filter((uri): uri is string => typeof uri === 'string') : [];
+}
+
+/** Who is calling, as the SDK hands it to handlers (`ctx.http.authInfo`). */
 function authOf(req: FastifyRequest): AuthInfo {
   return authInfoFor({
     principal: principalOf(req),
@@ -136,9 +211,9 @@ function authOf(req: FastifyRequest): AuthInfo {
 }
 
 /** A batch under a protocol version without batches: -32600 before the SDK (which accepts any batch) sees it. */
-function refuseRemovedBatch(req: FastifyRequest): void {
+function refuseRemovedBatch(req: FastifyRequest, view: RequestView): void {
   const version = req.headers['mcp-protocol-version'];
-  if (Array.isArray(req.body) && typeof version === 'string' && version >= BATCHES_REMOVED_IN) {
+  if (view.batch && typeof version === 'string' && version >= BATCHES_REMOVED_IN) {
     throw new DomainError(
       'INVALID_REQUEST',
       `JSON-RPC batches were removed in protocol version ${BATCHES_REMOVED_IN}: send one message per request`,
@@ -146,17 +221,22 @@ function refuseRemovedBatch(req: FastifyRequest): void {
   }
 }
 
+/** `MCP_ERA=legacy`: a 2026-07-28 request learns which versions to initialize with (400, -32022). */
+function refuseModern(reply: FastifyReply, id: string | number | null | undefined): void {
+  reply.status(400).send({
+    jsonrpc: '2.0',
+    id: id ?? null,
+    error: {
+      code: -32022,
+      message: 'Unsupported protocol version: this endpoint serves the 2025 revisions (initialize first)',
+      data: { supported: SUPPORTED_PROTOCOL_VERSIONS },
+    },
+  });
+}
+
 function methodNotAllowed(reply: FastifyReply, allow: string, message: string): void {
   reply
     .status(405)
     .header('allow', allow)
     .send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
-}
-
-/** Does a JSON-RPC body (one message or a batch) carry `params._meta.progressToken`? */
-function wantsProgress(body: unknown): boolean {
-  return (Array.isArray(body) ? body : [body]).some((message) => {
-    const meta = (message as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta;
-    return meta?.progressToken !== undefined;
-  });
 }

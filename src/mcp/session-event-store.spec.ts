@@ -1,4 +1,4 @@
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { SESSION_EVENT_BYTES_KEPT, SESSION_EVENTS_KEPT, SessionEventStore } from './session-event-store.js';
 
 const note = (n: number): JSONRPCMessage => ({

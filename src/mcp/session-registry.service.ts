@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { NodeStreamableHTTPServerTransport as StreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import type { Server } from '@modelcontextprotocol/server';
 import { PinoLogger } from 'nestjs-pino';
+import type { Principal } from '../common/principal.js';
 import { AppConfig } from '../config/app-config.js';
+import { ChangeFeed } from '../tools/change-feed.service.js';
 import { McpServerFactory } from './mcp-server.factory.js';
 import { SessionEventStore } from './session-event-store.js';
 import { SessionStore } from './session-store.service.js';
@@ -42,6 +44,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, OnApplication
     private readonly config: AppConfig,
     private readonly factory: McpServerFactory,
     private readonly store: SessionStore,
+    private readonly changes: ChangeFeed,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext('mcp-sessions');
@@ -77,10 +80,25 @@ export class SessionRegistry implements BeforeApplicationShutdown, OnApplication
 
   /** A transport+server pair that becomes a session (here and in the store) once the SDK has handled `initialize`. */
   async open(
-    agentId: string,
+    principal: Principal,
     initialize: { protocolVersion?: string; clientInfo?: object },
   ): Promise<StreamableHTTPServerTransport> {
+    const { agentId } = principal;
     const server = this.factory.create();
+    // The session hears list changes from any replica, as a listen stream would (resource updates go to its
+    // subscriptions through ResourceSubscriptions).
+    const unsubscribe = this.changes.agentBus(principal).subscribe((event) => {
+      const send =
+        event.kind === 'tools_list_changed'
+          ? () => server.sendToolListChanged()
+          : event.kind === 'prompts_list_changed'
+            ? () => server.sendPromptListChanged()
+            : event.kind === 'resources_list_changed'
+              ? () => server.sendResourceListChanged()
+              : undefined;
+      // Before initialize completes, or on a closed session, there is no one to tell.
+      send?.().catch(() => undefined);
+    });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       // Resumable streams: a client whose SSE stream broke reconnects with Last-Event-ID (2025-11-25 clients are
@@ -104,6 +122,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, OnApplication
       },
     });
     transport.onclose = () => {
+      unsubscribe();
       if (transport.sessionId) this.sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
@@ -152,14 +171,24 @@ export class SessionRegistry implements BeforeApplicationShutdown, OnApplication
     await this.close(oldest);
   }
 
-  /** Before the listener closes: end the long-lived GET streams (POSTs in flight may still finish). */
-  beforeApplicationShutdown(): void {
+  /**
+   * Before the listener closes: end the long-lived GET streams (POSTs in flight may still finish) and forget this
+   * replica's sessions in the shared store. A session's stream and server→client requests live where it was
+   * opened, so when that replica goes the session goes too: its client gets 404 on every replica and initializes
+   * again (README "Ingress"), instead of a half-session that can no longer ask it anything.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     for (const session of this.sessions.values()) session.transport.closeStandaloneSSEStream();
+    try {
+      await this.store.deleteMany([...this.sessions.keys()]);
+    } catch (err) {
+      // The database is gone too: the rows expire after the idle timeout instead.
+      this.logger.warn({ err }, 'could not remove the sessions of this replica from the shared store');
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
-    // Live transports end with this process; the shared rows stay, so other replicas keep serving the sessions.
     await Promise.all([...this.sessions.keys()].map((id) => this.closeLive(id)));
   }
 }

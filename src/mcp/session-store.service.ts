@@ -46,6 +46,10 @@ export class SessionStore {
     await this.sessions.delete({ id });
   }
 
+  async deleteMany(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.sessions.query(`DELETE FROM mcp_session WHERE id = ANY($1)`, [ids]);
+  }
+
   /** Deletes sessions idle for longer than the timeout; returns how many. */
   async deleteIdle(): Promise<number> {
     const result = await this.sessions

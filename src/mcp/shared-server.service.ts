@@ -1,17 +1,19 @@
 import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
-  ErrorCode,
-  isJSONRPCRequest,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
   type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+  type Server,
+  type Transport,
+} from '@modelcontextprotocol/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestView } from '../common/request-view.js';
 import { McpServerFactory } from './mcp-server.factory.js';
+
+/** JSON-RPC code of a call cut short by the server closing (v1's ErrorCode.ConnectionClosed; v2 has no number). */
+const CONNECTION_CLOSED = -32000;
 
 /**
  * Methods the shared server answers. They keep no per-connection state in the SDK `Server`: `initialize` (client
@@ -44,18 +46,17 @@ export class SharedServer implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Can this request take the shared server? The same header checks as the SDK transport, or it goes there. */
-  accepts(req: FastifyRequest): boolean {
+  accepts(req: FastifyRequest, view: RequestView): boolean {
     const { accept, 'content-type': contentType, 'mcp-protocol-version': version } = req.headers;
-    const body = req.body as { method?: unknown; params?: { _meta?: { progressToken?: unknown } } } | null;
     return (
-      typeof body?.method === 'string' &&
-      SHARED_METHODS.has(body.method) &&
-      body.params?._meta?.progressToken === undefined && // progress needs an SSE response
+      view.kind === 'request' &&
+      !view.batch &&
+      SHARED_METHODS.has(view.method!) &&
+      view.progressToken === undefined && // progress needs an SSE response
       !!accept?.includes('application/json') &&
       accept.includes('text/event-stream') &&
       contentType?.split(';', 1)[0].trim().toLowerCase() === 'application/json' &&
-      (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version as string)) &&
-      isJSONRPCRequest(body)
+      (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version as string))
     );
   }
 
@@ -98,7 +99,7 @@ export class MultiplexTransport implements Transport {
       entry.settle({
         jsonrpc: '2.0',
         id: entry.id,
-        error: { code: ErrorCode.ConnectionClosed, message: 'Server shutting down' },
+        error: { code: CONNECTION_CLOSED, message: 'Server shutting down' },
       });
     }
     this.pending.clear();

@@ -1,16 +1,12 @@
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CreateMessageResultSchema,
-  ElicitResultSchema,
-  type CreateMessageRequest,
-  type CreateMessageResult,
-  type ElicitRequest,
-  type ElicitResult,
-  type LoggingLevel,
-  type ServerNotification,
-  type ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CreateMessageRequest,
+  CreateMessageResult,
+  ElicitRequest,
+  ElicitResult,
+  LoggingLevel,
+  Server,
+  ServerContext,
+} from '@modelcontextprotocol/server';
 import { DomainError } from '../common/domain-error.js';
 
 /**
@@ -22,9 +18,12 @@ export interface ClientChannel {
   progress(progress: number, total?: number, message?: string): Promise<void>;
   /** Sends `notifications/message` at `level` unless the client asked for less (`logging/setLevel`). */
   log(level: LoggingLevel, data: unknown, logger?: string): Promise<void>;
-  /** `elicitation/create`: asks the user for input. Needs a stateful session and a client that supports it. */
+  /**
+   * `elicitation/create` pushed on a 2025 session (the client must support it). Prefer `ctx.inputRequired()`,
+   * which works in both eras; this push form fails on 2026-07-28 requests and without a session.
+   */
   elicit(params: ElicitRequest['params']): Promise<ElicitResult>;
-  /** `sampling/createMessage`: asks the client's LLM. Needs a stateful session and a client that supports it. */
+  /** `sampling/createMessage` pushed on a 2025 session; as `elicit`, prefer `ctx.inputRequired()`. */
   sample(params: CreateMessageRequest['params']): Promise<CreateMessageResult>;
   /**
    * Ends this call's SSE response stream now (MCP "polling"): the client reconnects after a short delay with
@@ -64,18 +63,18 @@ export class LogLevelState {
   }
 }
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
 /**
  * The channel of one request. Notifications travel on the request's own response stream (`relatedRequestId`),
- * so they reach the client in stateless mode too when the response is SSE. Server→client requests need a session:
- * a stateless request has no stream the client's answer could come back on.
+ * so they reach a sessionless client too when the response is SSE; on 2026-07-28 requests the SDK sends log
+ * messages only when the request asked for a level. Server→client requests need a 2025 session: a sessionless
+ * request has no stream the client's answer could come back on (2026-07-28 asks with input-required results).
  */
-export function clientChannel(server: Server, extra: Extra, logLevel: LogLevelState): ClientChannel {
-  const progressToken = extra._meta?.progressToken;
+export function clientChannel(server: Server, ctx: ServerContext, logLevel: LogLevelState): ClientChannel {
+  const progressToken = ctx.mcpReq._meta?.progressToken;
+  const modern = ctx.mcpReq.envelope !== undefined;
   const capable = (feature: 'elicitation' | 'sampling') => {
-    if (!extra.sessionId)
-      throw unavailable(feature, 'it needs a stateful MCP session (MCP_SESSION_MODE=stateful)');
+    if (modern) throw unavailable(feature, 'a 2026-07-28 request asks with ctx.inputRequired()');
+    if (!ctx.sessionId) throw unavailable(feature, 'it needs a 2025 session (initialize first)');
     const capabilities = server.getClientCapabilities();
     if (!capabilities)
       throw unavailable(
@@ -88,7 +87,7 @@ export function clientChannel(server: Server, extra: Extra, logLevel: LogLevelSt
   return {
     progress: async (progress, total, message) => {
       if (progressToken === undefined) return;
-      await extra.sendNotification({
+      await ctx.mcpReq.notify({
         method: 'notifications/progress',
         params: {
           progressToken,
@@ -99,23 +98,25 @@ export function clientChannel(server: Server, extra: Extra, logLevel: LogLevelSt
       });
     },
     log: async (level, data, logger) => {
+      // 2026-07-28: the SDK filters by the level the request asked for (none asked: nothing is sent).
+      if (modern) return ctx.mcpReq.log(level, data, logger);
       if (!logLevel.allows(level)) return;
-      await extra.sendNotification({
+      await ctx.mcpReq.notify({
         method: 'notifications/message',
         params: { level, data, ...(logger !== undefined && { logger }) },
       });
     },
     elicit: async (params) => {
       capable('elicitation');
-      return extra.sendRequest({ method: 'elicitation/create', params }, ElicitResultSchema);
+      return ctx.mcpReq.elicitInput(params);
     },
     sample: async (params) => {
       capable('sampling');
-      return extra.sendRequest({ method: 'sampling/createMessage', params }, CreateMessageResultSchema);
+      return (await ctx.mcpReq.requestSampling(params)) as CreateMessageResult;
     },
     closeStream: () => {
-      if (!extra.closeSSEStream) return false;
-      extra.closeSSEStream();
+      if (!ctx.http?.closeSSE) return false;
+      ctx.http.closeSSE();
       return true;
     },
   };

@@ -3,10 +3,12 @@ import type {
   PromptMessage,
   ReadResourceResult,
   ResourceContents,
-} from '@modelcontextprotocol/sdk/types.js';
+  ClientCapabilities,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Principal } from '../common/principal.js';
+import type { InputRequests, InputRequiredAnswer, JSONValue, ToolInput } from './input.js';
 
 /**
  * Suggests values for one argument of a prompt or one variable of a resource template (`completion/complete`).
@@ -51,6 +53,12 @@ export interface FeatureContext {
   sessionId?: string;
   logger: Logger;
   signal: AbortSignal;
+  /** As for tools (`ToolContext.input`): the client's answers to the previous round's `inputRequired()`. */
+  input: ToolInput;
+  /** Ends this round asking the client for input; return it from the handler (see `ToolContext`). */
+  inputRequired(spec: { requests: InputRequests; state?: JSONValue }): InputRequiredAnswer;
+  clientCapabilities?: ClientCapabilities;
+  protocolVersion?: string;
 }
 
 /** One content of a resource; `uri` and `mimeType` default to the requested URI and the declared type. */

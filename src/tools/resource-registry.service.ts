@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { UriTemplate } from '@modelcontextprotocol/server';
 import { discoverMethods } from './method-discovery.js';
 import { RESOURCE_METADATA } from './resource.decorator.js';
 import type { ResourceDefinition, ResourceHandler, ResourceOptions } from './resource-prompt.types.js';

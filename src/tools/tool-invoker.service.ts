@@ -9,6 +9,7 @@ import { AuditStep } from './steps/audit.step.js';
 import { AuthorizationStep } from './steps/authorization.step.js';
 import { BreakerStep } from './steps/breaker.step.js';
 import { IdempotencyStep } from './steps/idempotency.step.js';
+import { InputStep } from './steps/input.step.js';
 import { LoggingStep } from './steps/logging.step.js';
 import { ResolveStep } from './steps/resolve.step.js';
 import { RetryStep } from './steps/retry.step.js';
@@ -19,6 +20,7 @@ import type { ToolInvocation, ToolStep } from './tool-pipeline.js';
 import { ToolRegistry } from './tool-registry.service.js';
 import type { ToolCall, ToolCallContext, ToolContext, ToolDefinition, ToolResult } from './tool.types.js';
 import { NO_CLIENT_CHANNEL } from './client-channel.js';
+import { FIRST_ROUND, inputRequiredAnswer, isInputRequiredAnswer } from './input.js';
 
 /**
  * The one path every `tools/call` takes. The order of `steps` is the policy order; read it top to bottom.
@@ -32,7 +34,8 @@ export class ToolInvoker {
   /*
    * Policy order (each step wraps the ones after it):
    *   logging/metrics → audit → resolve (scope + grant of the NAME, then version, kill switch, sunset)
-   *   → authorization (scope + grant of the version) → validation → idempotency → circuit breaker (attributes
+   *   → authorization (scope + grant of the version) → input (a later round's signed state; an input-required
+   *   answer out) → validation → idempotency → circuit breaker (attributes
    *   dependency failures to agents) → timeout (budget of the whole call) → retry (inside the budget) → handler
    * Rate limits and the per-agent in-flight cap are enforced before the pipeline, by RateLimitGuard on the HTTP
    * request: a 429 must be an HTTP status, which the SDK transport cannot send once it owns the response.
@@ -42,6 +45,7 @@ export class ToolInvoker {
     audit: AuditStep,
     resolve: ResolveStep,
     authorization: AuthorizationStep,
+    input: InputStep,
     validation: ValidationStep,
     idempotency: IdempotencyStep,
     breaker: BreakerStep,
@@ -52,7 +56,18 @@ export class ToolInvoker {
     private readonly state: StateService,
     private readonly switches: ToolSwitchService,
   ) {
-    this.steps = [logging, audit, resolve, authorization, validation, idempotency, breaker, timeout, retry];
+    this.steps = [
+      logging,
+      audit,
+      resolve,
+      authorization,
+      input,
+      validation,
+      idempotency,
+      breaker,
+      timeout,
+      retry,
+    ];
   }
 
   /**
@@ -74,7 +89,13 @@ export class ToolInvoker {
       clientId: principal.clientId,
       toolName: call.name,
     });
-    const ctx: ToolContext = { ...NO_CLIENT_CHANNEL, ...callContext, state };
+    const ctx: ToolContext = {
+      ...NO_CLIENT_CHANNEL,
+      ...callContext,
+      state,
+      input: FIRST_ROUND,
+      inputRequired: inputRequiredAnswer,
+    };
     const invocation: ToolInvocation = { call, ctx };
     const run = (i: number): Promise<ToolResult> =>
       i < this.steps.length ? this.steps[i].run(invocation, () => run(i + 1)) : execute(invocation);
@@ -91,7 +112,9 @@ export class ToolInvoker {
 }
 
 async function execute({ tool, input, ctx }: ToolInvocation): Promise<ToolResult> {
-  return toResult(tool!, await tool!.handler(input, ctx));
+  const value = await tool!.handler(input, ctx);
+  // An input-required answer travels up as it is: InputStep turns it into the wire result.
+  return isInputRequiredAnswer(value) ? (value as unknown as ToolResult) : toResult(tool!, value);
 }
 
 /** Handlers return either a full MCP result or their structured output; the latter is wrapped here. */

@@ -1,9 +1,13 @@
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ClientCapabilities, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Principal } from '../common/principal.js';
 import type { AgentState } from '../state/agent-state.js';
 import type { ClientChannel } from './client-channel.js';
+import type { InputRequests, InputRequiredAnswer, JSONValue, ToolInput } from './input.js';
+
+export { ask } from './input.js';
+export type { InputRequiredAnswer, ToolInput } from './input.js';
 
 export type { Principal };
 export type {
@@ -79,10 +83,25 @@ export interface ToolContext {
   sample: ClientChannel['sample'];
   /** Ends the call's SSE stream early; the client resumes it (stateful sessions, 2025-11-25 clients). */
   closeStream: ClientChannel['closeStream'];
+  /**
+   * The client's answers to the previous round's `ctx.inputRequired()` (README "Asking the client for input").
+   * Work done before the point that asks for input runs again on every round: keep it idempotent.
+   */
+  input: ToolInput;
+  /**
+   * Ends this round asking the client for input; return it from the handler. The client answers and calls again
+   * (2026-07-28), or, on a 2025 session, the SDK asks it with real requests and calls the handler again.
+   */
+  inputRequired(spec: { requests: InputRequests; state?: JSONValue }): InputRequiredAnswer;
+  /** What the client declared it supports (2026-07-28: this request's envelope; 2025: its `initialize`). */
+  clientCapabilities?: ClientCapabilities;
+  /** The protocol revision of this request (2026-07-28) or of its session (2025 eras). */
+  protocolVersion?: string;
 }
 
 /** What the MCP layer hands `ToolInvoker.invoke()`: the context minus the parts the invoker adds. */
-export type ToolCallContext = Omit<ToolContext, 'state' | keyof ClientChannel> & Partial<ClientChannel>;
+export type ToolCallContext = Omit<ToolContext, 'state' | 'input' | 'inputRequired' | keyof ClientChannel> &
+  Partial<ClientChannel>;
 
 /** A handler returns its structured output (an object) or a full MCP result. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- input is typed per tool by its zod schema
@@ -113,6 +132,9 @@ export interface ToolCall {
   name: string;
   arguments: Record<string, unknown> | undefined;
   meta?: Record<string, unknown>;
+  /** A later round of an input-required call: the client's answers and the state the last round signed. */
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
 }
 
 export type ToolResult = CallToolResult;

@@ -7,6 +7,8 @@ import { AuditStep } from './steps/audit.step.js';
 import { AuthorizationStep } from './steps/authorization.step.js';
 import { BreakerStep } from './steps/breaker.step.js';
 import { IdempotencyStep } from './steps/idempotency.step.js';
+import { InputStep } from './steps/input.step.js';
+import { InputRounds } from './input-rounds.js';
 import { LoggingStep } from './steps/logging.step.js';
 import { ResolveStep } from './steps/resolve.step.js';
 import { RetryStep } from './steps/retry.step.js';
@@ -18,6 +20,8 @@ import { ToolRegistry } from './tool-registry.service.js';
 import { PromptRegistry } from './prompt-registry.service.js';
 import { ResourceRegistry } from './resource-registry.service.js';
 import { ResourceSubscriptions } from './resource-subscriptions.service.js';
+import { ChangeFeed, ChangeNotifier } from './change-feed.service.js';
+import { RequestStateCodec } from './request-state.js';
 
 @Module({
   imports: [DiscoveryModule, PermissionsModule, StateModule, ResilienceModule],
@@ -26,12 +30,17 @@ import { ResourceSubscriptions } from './resource-subscriptions.service.js';
     ResourceRegistry,
     PromptRegistry,
     ResourceSubscriptions,
+    ChangeFeed,
+    { provide: ChangeNotifier, useExisting: ChangeFeed },
+    RequestStateCodec,
     ToolInvoker,
     ToolGate,
     LoggingStep,
     AuditStep,
     ResolveStep,
     AuthorizationStep,
+    InputStep,
+    InputRounds,
     ValidationStep,
     IdempotencyStep,
     BreakerStep,
@@ -44,7 +53,11 @@ import { ResourceSubscriptions } from './resource-subscriptions.service.js';
     ResourceRegistry,
     PromptRegistry,
     ResourceSubscriptions,
+    ChangeFeed,
+    ChangeNotifier,
+    RequestStateCodec,
     ToolInvoker,
+    InputRounds,
     PermissionsModule,
     ResilienceModule,
   ],

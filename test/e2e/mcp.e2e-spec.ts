@@ -195,7 +195,7 @@ describe(`MCP endpoint, stateless (${databaseKind})`, () => {
 describe(`MCP endpoint, stateful sessions (${databaseKind})`, () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startAuthorizedApp({ env: { MCP_SESSION_MODE: 'stateful', MCP_SESSION_MAX: '3' } });
+    app = await startAuthorizedApp({ env: { MCP_SESSION_MAX: '3' } });
   });
   afterAll(() => app.close());
 
@@ -221,9 +221,12 @@ describe(`MCP endpoint, stateful sessions (${databaseKind})`, () => {
     expect(await res.json()).toMatchObject({ error: { data: { code: 'SESSION_NOT_FOUND' } } });
   });
 
-  it('requires a session id on anything but initialize', async () => {
+  it('serves a request without a session id statelessly, next to sessions (MCP_ERA=dual)', async () => {
+    await openSession();
     const res = await post(app, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('mcp-session-id')).toBeNull();
+    expect(((await res.json()) as { result: { tools: unknown[] } }).result.tools.length).toBeGreaterThan(0);
   });
 
   async function openSession(): Promise<string> {
@@ -243,7 +246,7 @@ describe(`MCP endpoint, stateful sessions (${databaseKind})`, () => {
 
   it('expires idle sessions (404 afterwards) and sweeps them', async () => {
     const idle = await startAuthorizedApp({
-      env: { MCP_SESSION_MODE: 'stateful', MCP_SESSION_IDLE_TIMEOUT_MS: '1000' },
+      env: { MCP_SESSION_IDLE_TIMEOUT_MS: '1000' },
     });
     try {
       const open = () => post(idle, INIT).then((r) => r.headers.get('mcp-session-id')!);

@@ -64,7 +64,6 @@ describe(`three replicas without affinity (${databaseKind})`, () => {
       MIGRATIONS_RUN: 'true',
       REDIS_URL,
       RATE_LIMIT_AGENT_PER_MINUTE: String(LIMIT),
-      MCP_SESSION_MODE: 'stateful',
       TOOL_TIMEOUT_MS: '120000',
     };
     // One after the other: the first applies the migrations (production runs them as a Job instead).
@@ -222,7 +221,6 @@ describe('resource updates across replicas (PostgreSQL LISTEN/NOTIFY)', () => {
     const env = {
       DATABASE_URL: database.url!,
       MIGRATIONS_RUN: 'true',
-      MCP_SESSION_MODE: 'stateful',
       TOOL_PACKS: 'echo,conformance', // a watched resource
     };
     for (let i = 0; i < 3; i++) replicas.push(await startApp({ idp, env }));

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { FIRST_ROUND, inputRequiredAnswer } from '../../src/tools/input.js';
 import { StateService } from '../../src/state/state.service.js';
 import { CounterTools, MAX_ATTEMPTS } from '../../src/tool-modules/counter/counter.tools.js';
 import { NO_CLIENT_CHANNEL } from '../../src/tools/client-channel.js';
@@ -48,6 +49,8 @@ describe(`counter.increment conflict retry (${databaseKind})`, () => {
       logger,
       signal,
       state: handle,
+      input: FIRST_ROUND,
+      inputRequired: inputRequiredAnswer,
     };
     return { ctx, competitor, reads: () => reads };
   }

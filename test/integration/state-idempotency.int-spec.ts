@@ -1,4 +1,4 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { DataSource } from 'typeorm';
 import pino from 'pino';
 import { IdempotencyService, type IdempotencyScope } from '../../src/state/idempotency.service.js';

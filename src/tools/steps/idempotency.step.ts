@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { IdempotencyService } from '../../state/idempotency.service.js';
+import { isInputRequiredAnswer } from '../input.js';
 import { InvalidArgumentsError } from '../tool-errors.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolResult } from '../tool.types.js';
@@ -59,7 +60,8 @@ export class IdempotencyStep implements ToolStep {
       await this.release(invocation, claim.claimId);
       throw error;
     }
-    if (result.isError) {
+    // Only final answers are stored: a failure, or a round that asks the client for input, releases the key.
+    if (result.isError || isInputRequiredAnswer(result)) {
       await this.release(invocation, claim.claimId);
       return result;
     }
