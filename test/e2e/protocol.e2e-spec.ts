@@ -178,8 +178,9 @@ describe(`MCP resources, prompts and completions, stateless (${databaseKind})`, 
       code: -32003,
       data: { code: 'INSUFFICIENT_SCOPE', scope: 'resource:test_static_text' },
     });
+    // -32602 on every revision: 2026-07-28 makes it a MUST (the SDK maps the older -32002 to it).
     await expect(alice.readResource({ uri: 'test://no-such-resource' })).rejects.toMatchObject({
-      code: -32002,
+      code: -32602,
     });
   });
 
@@ -304,7 +305,10 @@ describe(`MCP resources, prompts and completions, stateless (${databaseKind})`, 
       properties: { address: { $ref: '#/$defs/address' } },
       additionalProperties: false,
     });
-    const ok = await alice.callTool({ name: 'json_schema_2020_12_tool', arguments: { name: 'n' } });
+    const ok = await alice.callTool({
+      name: 'json_schema_2020_12_tool',
+      arguments: { name: 'n', email: 'n@example.com' },
+    });
     expect(ok.isError).toBeFalsy();
     const bad = await alice.callTool({ name: 'json_schema_2020_12_tool', arguments: { extra: 1 } });
     expect(toolError(bad).code).toBe('INVALID_ARGUMENTS');
@@ -328,15 +332,34 @@ describe(`MCP resources, prompts and completions, stateless (${databaseKind})`, 
     expect(textOf(result)).toBe('Reconnection test completed');
   });
 
-  it('answers elicitation and sampling with a clear tool error: they need a session', async () => {
-    const result = await alice.callTool({ name: 'test_elicitation', arguments: { message: 'who?' } });
+  it('answers elicitation and sampling without a session with a clear tool error (2025 clients need one)', async () => {
+    const headers = {
+      ...(await app.bearer(ALICE, ALICE_SCOPES)),
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    };
+    const call = async (name: string, args: object) => {
+      const res = await fetch(app.mcpUrl, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name, arguments: args },
+        }),
+      });
+      expect(res.headers.get('mcp-session-id')).toBeNull();
+      return ((await res.json()) as { result: { isError?: boolean } }).result;
+    };
+    const result = await call('test_elicitation', { message: 'who?' });
     expect(result.isError).toBe(true);
     expect(toolError(result)).toMatchObject({
       code: 'CLIENT_UNSUPPORTED',
-      message: expect.stringContaining('MCP_SESSION_MODE=stateful'),
+      message: expect.stringContaining('initialize first'),
     });
-    const sampled = await alice.callTool({ name: 'test_sampling', arguments: { prompt: 'hi' } });
-    expect(toolError(sampled).code).toBe('CLIENT_UNSUPPORTED');
+    expect(toolError(await call('test_sampling', { prompt: 'hi' })).code).toBe('CLIENT_UNSUPPORTED');
   });
 });
 
@@ -346,7 +369,7 @@ describe(`MCP logging, subscriptions, elicitation and sampling, stateful (${data
   const logs: LoggingMessageNotification['params'][] = [];
   const updated: string[] = [];
   beforeAll(async () => {
-    app = await startApp({ env: { ...PACKS, MCP_SESSION_MODE: 'stateful' } });
+    app = await startApp({ env: { ...PACKS } });
     await grantAlice(app);
     alice = await connect(app, ALICE_SCOPES);
     alice.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));

@@ -1,4 +1,10 @@
-/** Tiny binary fixtures of the conformance pack, built once at load. */
+import type {
+  CallToolResult,
+  ElicitRequestFormParams,
+  InputResponseView,
+} from '@modelcontextprotocol/server';
+
+/** Small shared pieces of the conformance pack: binary fixtures built once at load, and result helpers. */
 
 /** A 1×1 red PNG. */
 export const RED_PIXEL_PNG =
@@ -6,6 +12,24 @@ export const RED_PIXEL_PNG =
 
 /** A valid WAV file: 8 kHz, 8-bit mono PCM, 0.01 s of silence. */
 export const SILENT_WAV = silentWav(80);
+
+/** A form elicitation's `requestedSchema` as it goes on the wire. */
+export type FormSchema = ElicitRequestFormParams['requestedSchema'];
+
+/** A tool result of one text. */
+export const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
+
+/** The text of a sampling answer (one content block, or several when the client used tools). */
+export function samplingText(answer: Extract<InputResponseView, { kind: 'sampling' }>): string {
+  const { content } = answer.result;
+  const blocks: unknown[] = Array.isArray(content) ? content : [content];
+  return blocks
+    .map((block) => {
+      const { type, text: value } = block as { type?: unknown; text?: unknown };
+      return type === 'text' && typeof value === 'string' ? value : JSON.stringify(block);
+    })
+    .join('\n');
+}
 
 function silentWav(samples: number): string {
   const header = Buffer.alloc(44);

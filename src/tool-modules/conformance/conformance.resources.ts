@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { GetPromptResult } from '@modelcontextprotocol/sdk/types.js';
+import type { GetPromptResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { Prompt } from '../../tools/prompt.decorator.js';
 import { Resource } from '../../tools/resource.decorator.js';
-import type { ResourceBody } from '../../tools/resource-prompt.types.js';
+import type { FeatureContext, ResourceBody } from '../../tools/resource-prompt.types.js';
+import { ask, type InputRequiredAnswer } from '../../tools/tool.types.js';
 import { RED_PIXEL_PNG } from './conformance.fixtures.js';
 
 const PromptArgs = z.object({
@@ -13,6 +14,8 @@ const PromptArgs = z.object({
 const EmbeddedResourceArgs = z.object({
   resourceUri: z.string().describe('URI of the resource to embed'),
 });
+
+const PromptContextAnswer = z.object({ context: z.string() });
 
 /** Values `completion/complete` offers for `test_prompt_with_arguments`'s `arg1` (prefix match). */
 const ARG1_VALUES = ['paris', 'park', 'party', 'test', 'testing', 'tested'];
@@ -103,6 +106,31 @@ export class ConformanceResources {
     return [
       { role: 'user', content: { type: 'image', data: RED_PIXEL_PNG, mimeType: 'image/png' } },
       { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
+    ];
+  }
+
+  /** SEP-2322 beyond tools/call: a prompt that asks the user for input before it can be rendered. */
+  @Prompt({
+    name: 'test_input_required_result_prompt',
+    description: 'Asks the user for a context (input-required elicitation), then renders a prompt with it',
+  })
+  inputRequiredPrompt(_args: object, ctx: FeatureContext): GetPromptResult['messages'] | InputRequiredAnswer {
+    const answer = ctx.input.accepted('user_context', PromptContextAnswer);
+    if (!answer)
+      return ctx.inputRequired({
+        requests: {
+          user_context: ask.elicit({
+            message: 'What context should the prompt use?',
+            requestedSchema: {
+              type: 'object',
+              properties: { context: { type: 'string' } },
+              required: ['context'],
+            },
+          }),
+        },
+      });
+    return [
+      { role: 'user', content: { type: 'text', text: `Answer using this context: ${answer.context}` } },
     ];
   }
 }
