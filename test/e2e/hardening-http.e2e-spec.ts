@@ -4,6 +4,7 @@ import { Lifecycle } from '../../src/health/lifecycle.service.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
 import { TestIdp } from '../utils/idp.js';
+import { ERAS, onWire, type Era } from '../utils/mcp-eras.js';
 
 /**
  * Issue #15, black-box over real HTTP (plain sockets and `fetch`, no SDK client), so a protocol rewrite can re-run
@@ -12,6 +13,8 @@ import { TestIdp } from '../utils/idp.js';
  * - class 6: bounded header, body and keep-alive timeouts that never cut a long event stream (heartbeats);
  * - class 9: JSON-RPC batches refused from protocol 2025-06-18 on; every 503 carries `Retry-After` and, on the
  *   MCP route, a JSON-RPC error body.
+ * Issue #16: every case that sends an MCP request runs in both protocol eras: `legacy` sends it as before (a
+ * stateless 2025 request), `modern` the same request in the 2026-07-28 `_meta` envelope with its standard headers.
  */
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -74,6 +77,12 @@ const call = (name: string, id: number | string = 1, args: Record<string, unknow
 });
 const echo = (id: number | string = 1) => call('echo', id, { text: 'hi' });
 
+/** `request` as `era` sends it: the body, and the headers it needs besides `extra` (auth, Origin, …). */
+function asEra(era: Era, request: Parameters<typeof onWire>[1], extra: Record<string, string> = {}) {
+  const wire = onWire(era, request);
+  return { body: wire.body, headers: { ...wire.headers, ...extra } };
+}
+
 /** A raw TCP connection to the app, with what it has received and when it closed. */
 function connect(app: TestApp): Promise<{
   socket: net.Socket;
@@ -95,6 +104,18 @@ function connect(app: TestApp): Promise<{
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How many connections the app's HTTP server holds (has accepted). */
+function accepted(app: TestApp): Promise<number> {
+  return new Promise((resolve, reject) =>
+    app.app.getHttpServer().getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  );
+}
+
+/** Waits (bounded, 5 s) until `done()` resolves true. */
+async function until(done: () => Promise<boolean>): Promise<void> {
+  for (let waited = 0; !(await done()) && waited < 5000; waited += 10) await sleep(10);
+}
 
 /** Writes `text` one byte at a time, `everyMs` apart, until done or the socket closes. */
 async function trickle(socket: net.Socket, text: string, everyMs: number): Promise<void> {
@@ -125,62 +146,68 @@ describe(`HTTP hardening, stateless (${databaseKind})`, () => {
   });
   afterAll(() => app.close());
 
-  describe('class 2: guards decide on the matched route, never on the raw URL', () => {
-    it.each(ALIASES)(
-      'an evil Origin or Host on POST %s is refused (403) or routed nowhere (404)',
-      async (path) => {
-        for (const evil of EVIL) {
-          const answer = await send(app, { path, headers: { ...auth, ...evil }, body: echo() });
-          expect([403, 404]).toContain(answer.status);
-          if (answer.status === 403) {
-            expect(jsonOf(answer)).toMatchObject({
-              jsonrpc: '2.0',
-              error: { data: { code: 'host' in evil ? 'FORBIDDEN_HOST' : 'FORBIDDEN_ORIGIN' } },
-            });
+  describe.each(ERAS)(
+    'class 2, %s requests: guards decide on the matched route, never on the raw URL',
+    (era) => {
+      it.each(ALIASES)(
+        'an evil Origin or Host on POST %s is refused (403) or routed nowhere (404)',
+        async (path) => {
+          for (const evil of EVIL) {
+            const answer = await send(app, { path, ...asEra(era, echo(), { ...auth, ...evil }) });
+            expect([403, 404]).toContain(answer.status);
+            if (answer.status === 403) {
+              expect(jsonOf(answer)).toMatchObject({
+                jsonrpc: '2.0',
+                error: { data: { code: 'host' in evil ? 'FORBIDDEN_HOST' : 'FORBIDDEN_ORIGIN' } },
+              });
+            }
+          }
+        },
+      );
+
+      it('the aliases the router matches reach the MCP endpoint (the test above is not vacuous)', async () => {
+        const reached: string[] = [];
+        for (const path of ALIASES) {
+          const answer = await send(app, { path, ...asEra(era, echo(), auth) });
+          expect([200, 404]).toContain(answer.status);
+          if (answer.status === 200) {
+            reached.push(path);
+            expect(answer.text).toContain('"structuredContent":{"text":"hi"}');
           }
         }
-      },
-    );
+        expect(reached).toContain('/mcp?x');
+      });
 
-    it('the aliases the router matches reach the MCP endpoint (the test above is not vacuous)', async () => {
-      const reached: string[] = [];
-      for (const path of ALIASES) {
-        const answer = await send(app, { path, headers: auth, body: echo() });
-        expect([200, 404]).toContain(answer.status);
-        if (answer.status === 200) reached.push(path);
-      }
-      expect(reached).toContain('/mcp?x');
-    });
+      it('errors on an alias of /mcp carry the JSON-RPC envelope, like /mcp', async () => {
+        for (const path of ['/mcp', '/%6Dcp', '/m%63p', '/mcp?x']) {
+          expectJsonRpcError(await send(app, { path, ...asEra(era, echo()) }), 401, 'UNAUTHENTICATED');
+        }
+      });
 
-    it('errors on an alias of /mcp carry the JSON-RPC envelope, like /mcp', async () => {
-      for (const path of ['/mcp', '/%6Dcp', '/m%63p', '/mcp?x']) {
-        expectJsonRpcError(await send(app, { path, body: echo() }), 401, 'UNAUTHENTICATED');
-      }
-    });
+      it.each(ALIASES)('the scope guard cannot be skipped through %s', async (path) => {
+        const noScope = await app.bearer(AGENT, []);
+        const answer = await send(app, { path, ...asEra(era, echo(), noScope) });
+        expect([403, 404]).toContain(answer.status);
+        if (answer.status === 403) expectJsonRpcError(answer, 403, 'INSUFFICIENT_SCOPE');
+      });
 
-    it.each(ALIASES)('the scope guard cannot be skipped through %s', async (path) => {
-      const noScope = await app.bearer(AGENT, []);
-      const answer = await send(app, { path, headers: noScope, body: echo() });
-      expect([403, 404]).toContain(answer.status);
-      if (answer.status === 403) expectJsonRpcError(answer, 403, 'INSUFFICIENT_SCOPE');
-    });
-
-    it('the rate limiter cannot be skipped through an alias of /mcp', async () => {
-      // `testing.limited` allows 3 calls per agent per minute.
-      const agent = 'http-limited';
-      await app.grant(agent, 'testing.limited');
-      const limited = await app.bearer(agent, ['tool:testing.limited']);
-      const statuses: number[] = [];
-      for (const path of [...ALIASES, ...ALIASES]) {
-        const answer = await send(app, { path, headers: limited, body: call('testing.limited') });
-        statuses.push(answer.status);
-        if (answer.status === 429) expectRetryAfter(answer);
-      }
-      expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(3);
-      expect(statuses).toContain(429);
-      expect(statuses.every((s) => [200, 404, 429].includes(s))).toBe(true);
-    });
-  });
+      it('the rate limiter cannot be skipped through an alias of /mcp', async () => {
+        // `testing.limited` allows 3 calls per agent per minute (an agent per era: each gets its own 3).
+        const agent = `http-limited-${era}`;
+        await app.grant(agent, 'testing.limited');
+        const limited = await app.bearer(agent, ['tool:testing.limited']);
+        const statuses: number[] = [];
+        for (const path of [...ALIASES, ...ALIASES]) {
+          const answer = await send(app, { path, ...asEra(era, call('testing.limited'), limited) });
+          statuses.push(answer.status);
+          if (answer.status === 429) expectRetryAfter(answer);
+        }
+        expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(3);
+        expect(statuses).toContain(429);
+        expect(statuses.every((s) => [200, 404, 429].includes(s))).toBe(true);
+      });
+    },
+  );
 
   describe('class 9: JSON-RPC batches', () => {
     const batch = [{ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { ...echo(2) }];
@@ -209,16 +236,28 @@ describe(`HTTP hardening, stateless (${databaseKind})`, () => {
       expect(answer.text).toContain('"tools"');
       expect(answer.text).toContain('"structuredContent":{"text":"hi"}');
     });
+
+    it('of 2026-07-28 requests are refused with -32600 (that revision has no batches)', async () => {
+      const modern = batch.map((message) => asEra('modern', message));
+      const answer = await send(app, {
+        headers: { ...auth, 'mcp-protocol-version': '2026-07-28' },
+        body: modern.map((m) => m.body),
+      });
+      expect(answer.status).toBe(400);
+      expect(jsonOf(answer)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });
+      expect(answer.text).not.toContain('structuredContent');
+    });
   });
 
   describe('class 6: bounded header, body and keep-alive timeouts', () => {
-    it('sends heartbeats on a POST answered with an event stream', async () => {
+    // Legacy answers a call that asked for progress with an event stream at once; modern must not leave a slow
+    // call silent either (an idle proxy would cut it before its result).
+    it.each(ERAS)('sends heartbeats on a slow call that asked for progress (%s)', async (era) => {
       await app.grant(AGENT, 'testing.slow');
       const slow = await app.bearer(AGENT, ['tool:testing.slow']);
-      const request = call('testing.slow', 'slow-1', { key: 'heartbeat', ms: 900 });
+      const request = call('testing.slow', 'slow-1', { key: `heartbeat-${era}`, ms: 900 });
       const answer = await send(app, {
-        headers: slow,
-        body: { ...request, params: { ...request.params, _meta: { progressToken: 'p' } } },
+        ...asEra(era, { ...request, params: { ...request.params, _meta: { progressToken: 'p' } } }, slow),
       });
       expect(answer.status).toBe(200);
       expect(answer.headers['content-type']).toBe('text/event-stream');
@@ -226,13 +265,15 @@ describe(`HTTP hardening, stateless (${databaseKind})`, () => {
       expect(answer.text).toContain('"id":"slow-1"');
     });
 
-    it('cuts a client that trickles its body at HTTP_BODY_TIMEOUT_MS', async () => {
+    it.each(ERAS)('cuts a client that trickles its body at HTTP_BODY_TIMEOUT_MS (%s)', async (era) => {
       const { socket, received, closed } = await connect(app);
-      const body = JSON.stringify(echo()).padEnd(60, ' ');
+      const request = asEra(era, echo());
+      const body = JSON.stringify(request.body).padEnd(60, ' ');
+      const headers = Object.entries(request.headers).map(([name, value]) => `${name}: ${value}\r\n`);
       socket.write(
         `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
           `Accept: application/json, text/event-stream\r\nAuthorization: ${auth.authorization}\r\n` +
-          `Content-Length: ${body.length}\r\n\r\n`,
+          `${headers.join('')}Content-Length: ${body.length}\r\n\r\n`,
       );
       const writing = trickle(socket, body, 1000); // would take a minute
       const closedAfter = await Promise.race([closed, sleep(9000).then(() => Infinity)]);
@@ -243,6 +284,7 @@ describe(`HTTP hardening, stateless (${databaseKind})`, () => {
       expect(received()).toMatch(/^HTTP\/1\.1 408/);
     });
 
+    // Header timeouts and keep-alive act before any body is read, so before any era is known: once is enough.
     it('cuts a client that trickles its headers at HTTP_HEADERS_TIMEOUT_MS', async () => {
       const { socket, received, closed } = await connect(app);
       const writing = trickle(
@@ -279,26 +321,36 @@ describe(`HTTP hardening, stateless (${databaseKind})`, () => {
       expectRetryAfter(answer);
     });
 
-    it('a request that arrives while the server closes: 503 SHUTTING_DOWN on /mcp and elsewhere', async () => {
+    it('a request that arrives while the server closes: 503 SHUTTING_DOWN on /mcp (both eras) and elsewhere', async () => {
       // Requests already on the wire when the listener closes (their connections are not idle, so not closed).
-      const onMcp = await connect(app);
+      const onMcp: Awaited<ReturnType<typeof connect>>[] = [];
+      for (let i = 0; i < ERAS.length; i++) onMcp.push(await connect(app)); // one by one: each accepted in turn
       const elsewhere = await connect(app);
-      onMcp.socket.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      for (const { socket } of onMcp) socket.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n');
       elsewhere.socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      // Connected is not yet accepted: a connection still in the listen backlog when the listener closes is reset.
+      await until(async () => (await accepted(app)) >= onMcp.length + 1);
       const stopping = app.stop();
       while (app.app.getHttpServer().listening) await sleep(10);
-      const body = JSON.stringify(echo());
-      onMcp.socket.write(
-        `Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
-          `Authorization: ${auth.authorization}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-      );
+      for (const [i, era] of ERAS.entries()) {
+        const request = asEra(era, echo());
+        const body = JSON.stringify(request.body);
+        const headers = Object.entries(request.headers).map(([name, value]) => `${name}: ${value}\r\n`);
+        onMcp[i].socket.write(
+          `Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+            `Authorization: ${auth.authorization}\r\n${headers.join('')}` +
+            `Content-Length: ${body.length}\r\n\r\n${body}`,
+        );
+      }
       elsewhere.socket.write('\r\n');
-      await Promise.all([onMcp.closed, elsewhere.closed]);
+      await Promise.all([...onMcp.map((c) => c.closed), elsewhere.closed]);
       await stopping;
 
-      const mcp = parseResponse(onMcp.received());
-      expectJsonRpcError(mcp, 503, 'SHUTTING_DOWN');
-      expectRetryAfter(mcp);
+      for (const connection of onMcp) {
+        const mcp = parseResponse(connection.received());
+        expectJsonRpcError(mcp, 503, 'SHUTTING_DOWN');
+        expectRetryAfter(mcp);
+      }
       const other = parseResponse(elsewhere.received());
       expect(other.status).toBe(503);
       expectRetryAfter(other);
@@ -319,11 +371,31 @@ function parseResponse(raw: string): Answer {
   return { status: Number(statusLine.split(' ')[1]), headers, text: rest.join('\r\n\r\n') };
 }
 
+/** A request whose response stays open: its status and type once they arrive, what it received so far. */
+function openStream(app: TestApp, method: string, headers: Record<string, string>, body?: unknown) {
+  const { port } = new URL(app.baseUrl);
+  let text = '';
+  let ended = false;
+  const req = request({ host: '127.0.0.1', port, method, path: '/mcp', headers, agent: false });
+  const response = new Promise<{ status?: number; type?: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('close', () => (ended = true));
+      resolve({ status: res.statusCode, type: res.headers['content-type'] });
+    });
+    req.on('error', reject);
+  });
+  req.end(body === undefined ? undefined : JSON.stringify(body));
+  return { response, text: () => text, ended: () => ended, destroy: () => req.destroy() };
+}
+
+/** Sessions are a 2025 (legacy) thing; the modern cases check that 2026-07-28 requests stay out of them. */
 describe(`HTTP hardening, stateful sessions (${databaseKind})`, () => {
   let app: TestApp;
   let auth: Record<string, string>;
   beforeAll(async () => {
-    app = await startApp({ env: { MCP_SESSION_MODE: 'stateful', ...TIMEOUTS } });
+    app = await startApp({ env: { ...TIMEOUTS } });
     auth = await app.bearer(AGENT, ['tool:echo']);
     await app.grant(AGENT, 'echo');
   });
@@ -369,42 +441,58 @@ describe(`HTTP hardening, stateful sessions (${databaseKind})`, () => {
     expect(served.text.match(/"structuredContent":\{"text":"hi"\}/g)).toHaveLength(2);
   });
 
-  it('keeps a GET /mcp event stream open past the body timeout, with heartbeats', async () => {
-    const session = await openSession('2025-11-25');
-    const { port } = new URL(app.baseUrl);
-    let text = '';
-    let ended = false;
-    const req = request({
-      host: '127.0.0.1',
-      port,
-      method: 'GET',
-      path: '/mcp',
-      headers: {
-        ...auth,
-        accept: 'text/event-stream',
-        'mcp-session-id': session,
-        'mcp-protocol-version': '2025-11-25',
-      },
-      agent: false,
-    });
-    const response = new Promise<{ status?: number; type?: string }>((resolve, reject) => {
-      req.on('response', (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('close', () => (ended = true));
-        resolve({ status: res.statusCode, type: res.headers['content-type'] });
+  it.each(ERAS)(
+    'keeps a long-lived event stream open past the body timeout, with heartbeats (%s)',
+    async (era) => {
+      // Legacy: a session's GET stream. Modern (no sessions, no GET): a subscriptions/listen POST.
+      const listen = onWire('modern', {
+        id: 'listen-1',
+        method: 'subscriptions/listen',
+        params: { notifications: { toolsListChanged: true } },
       });
-      req.on('error', reject);
+      const stream =
+        era === 'legacy'
+          ? openStream(app, 'GET', {
+              ...auth,
+              accept: 'text/event-stream',
+              'mcp-session-id': await openSession('2025-11-25'),
+              'mcp-protocol-version': '2025-11-25',
+            })
+          : openStream(app, 'POST', { ...JSON_HEADERS, ...auth, ...listen.headers }, listen.body);
+      const { status, type } = await stream.response;
+      await sleep(5000); // longer than HTTP_BODY_TIMEOUT_MS (3 s) and HTTP_KEEP_ALIVE_TIMEOUT_MS (1.5 s)
+      stream.destroy();
+      expect(status).toBe(200);
+      expect(type).toBe('text/event-stream');
+      expect(stream.ended()).toBe(false);
+      // MCP_SSE_HEARTBEAT_MS=500: about ten comment lines in 5 s.
+      expect((stream.text().match(/^:.*$/gm) ?? []).length).toBeGreaterThanOrEqual(5);
+    },
+  );
+
+  it('answers GET /mcp without a session with 405 (2026-07-28 has no GET stream)', async () => {
+    const answer = await send(app, {
+      method: 'GET',
+      headers: { ...auth, accept: 'text/event-stream', 'mcp-protocol-version': '2026-07-28' },
     });
-    req.end();
-    const { status, type } = await response;
-    await sleep(5000); // longer than HTTP_BODY_TIMEOUT_MS (3 s) and HTTP_KEEP_ALIVE_TIMEOUT_MS (1.5 s)
-    req.destroy();
-    expect(status).toBe(200);
-    expect(type).toBe('text/event-stream');
-    expect(ended).toBe(false);
-    // MCP_SSE_HEARTBEAT_MS=500: about ten comment lines in 5 s.
-    expect((text.match(/^:.*$/gm) ?? []).length).toBeGreaterThanOrEqual(5);
+    expect(answer.status).toBe(405);
+    expect(answer.headers.allow).toBe('POST');
+    expect(jsonOf(answer)).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 }, id: null });
+  });
+
+  it('serves a 2026-07-28 POST sessionless even with a live session id: the header is ignored, none minted', async () => {
+    const session = await openSession('2025-11-25');
+    const answer = await send(app, {
+      ...asEra('modern', echo(9), { ...auth, 'mcp-session-id': session, 'last-event-id': '1' }),
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['mcp-session-id']).toBeUndefined();
+    expect(answer.text).toContain('"structuredContent":{"text":"hi"}');
+    // Not in the session either: an unknown session id is no 404 for a modern request.
+    const unknown = await send(app, {
+      ...asEra('modern', echo(10), { ...auth, 'mcp-session-id': 'no-such-session' }),
+    });
+    expect(unknown.status).toBe(200);
   });
 });
 
@@ -414,10 +502,12 @@ describe(`HTTP hardening, 503 answers of unavailable dependencies (${databaseKin
     const app = await startApp({ idp, env: { AUTH_JWKS_URI: '' } });
     try {
       const auth = await app.bearer(AGENT, ['tool:echo']);
-      for (const path of ['/mcp', '/%6Dcp']) {
-        const answer = await send(app, { path, headers: auth, body: echo(7) });
-        expectJsonRpcError(answer, 503, 'AUTH_UNAVAILABLE');
-        expectRetryAfter(answer);
+      for (const era of ERAS) {
+        for (const path of ['/mcp', '/%6Dcp']) {
+          const answer = await send(app, { path, ...asEra(era, echo(7), auth) });
+          expectJsonRpcError(answer, 503, 'AUTH_UNAVAILABLE');
+          expectRetryAfter(answer);
+        }
       }
       const admin = await send(app, { method: 'GET', path: '/admin/grants', headers: auth });
       expect(admin.status).toBe(503);
@@ -436,9 +526,11 @@ describe(`HTTP hardening, 503 answers of unavailable dependencies (${databaseKin
     try {
       await app.grant(AGENT, 'echo');
       const auth = await app.bearer(AGENT, ['tool:echo']);
-      const answer = await send(app, { path: '/m%63p', headers: auth, body: echo() });
-      expectJsonRpcError(answer, 503, 'RATE_LIMIT_UNAVAILABLE');
-      expectRetryAfter(answer);
+      for (const era of ERAS) {
+        const answer = await send(app, { path: '/m%63p', ...asEra(era, echo(), auth) });
+        expectJsonRpcError(answer, 503, 'RATE_LIMIT_UNAVAILABLE');
+        expectRetryAfter(answer);
+      }
     } finally {
       await app.close();
     }
