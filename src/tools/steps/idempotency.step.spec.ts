@@ -7,6 +7,7 @@ import type {
   IdempotencyScope,
   IdempotencyService,
 } from '../../state/idempotency.service.js';
+import { ask, inputRequiredAnswer } from '../input.js';
 import type { ToolInvocation } from '../tool-pipeline.js';
 import type { ToolContext, ToolDefinition, ToolResult } from '../tool.types.js';
 import {
@@ -68,6 +69,14 @@ describe('IdempotencyStep', () => {
     await expect(step(store).run(invocation(undefined), async () => ok)).resolves.toBe(ok);
     await expect(step(store).run(invocation({ other: 1 }), async () => ok)).resolves.toBe(ok);
     expect(store.calls).toEqual([]);
+  });
+
+  it('never stores a round that asks the client for input: it releases the key for the answering round', async () => {
+    const store = new ScriptedStore({ kind: 'claimed', claimId: 'c1' });
+    const asking = inputRequiredAnswer({ requests: { confirm: ask.listRoots() } });
+    const result = await step(store).run(invocation(withKey), async () => asking as unknown as ToolResult);
+    expect(result).toBe(asking);
+    expect(store.calls.map(([op]) => op)).toEqual(['begin', 'release']);
   });
 
   it('claims by agent, tool and key with the hash of the validated input, then stores the success', async () => {
