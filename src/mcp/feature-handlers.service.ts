@@ -34,8 +34,8 @@ import { InputRounds } from '../tools/input-rounds.js';
 import type { StateBinding } from '../tools/request-state.js';
 import { clientOf, identityOf } from './request-identity.js';
 
-/** JSON-RPC code the MCP spec gives an unknown resource URI. */
-const RESOURCE_NOT_FOUND = -32002;
+/** JSON-RPC code of an unknown resource URI: -32602 on every revision (2026-07-28 made it a MUST; was -32002). */
+const RESOURCE_NOT_FOUND = -32602;
 /** Resources and prompts have no versions: their request states bind this one. */
 const FEATURE_VERSION = '1';
 
@@ -138,7 +138,10 @@ export class McpFeatureHandlers {
         completer = (await this.authorizedPrompt(extra, ref.name)).complete[argument.name];
       } else {
         const resource = this.resources.template(ref.uri);
-        if (!resource) throw new ProtocolError(RESOURCE_NOT_FOUND, `Resource template not found: ${ref.uri}`);
+        if (!resource)
+          throw new ProtocolError(RESOURCE_NOT_FOUND, `Resource template not found: ${ref.uri}`, {
+            code: 'NOT_FOUND',
+          });
         await this.authorize(extra, 'resource', resource.name);
         completer = resource.complete[argument.name];
       }
@@ -234,7 +237,8 @@ export class McpFeatureHandlers {
 
   private async authorizedResource(extra: Extra, uri: string) {
     const resolved = this.resources.resolve(uri);
-    if (!resolved) throw new ProtocolError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { uri });
+    if (!resolved)
+      throw new ProtocolError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { code: 'NOT_FOUND', uri });
     await this.authorize(extra, 'resource', resolved.resource.name);
     return resolved;
   }

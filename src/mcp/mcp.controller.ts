@@ -189,6 +189,7 @@ export class McpController implements OnApplicationShutdown {
     const raw = req.raw as IncomingMessage & { auth?: AuthInfo };
     raw.auth = authOf(req);
     reply.hijack();
+    honourConnectionClose(req, reply);
     await transport.handleRequest(raw, reply.raw, req.body);
   }
 }
@@ -198,6 +199,16 @@ function watchedUris(body: unknown): string[] {
   const uris = (body as { params?: { notifications?: { resourceSubscriptions?: unknown } } } | null)?.params
     ?.notifications?.resourceSubscriptions;
   return Array.isArray(uris) ? uris.filter((uri): uri is string => typeof uri === 'string') : [];
+}
+
+/**
+ * The SDK transport answers with `Connection: keep-alive` on every event stream, even to a client that sent
+ * `Connection: close`: once such an answer has ended, close the connection as that client asked.
+ */
+function honourConnectionClose(req: FastifyRequest, reply: FastifyReply): void {
+  if (!/(^|,)\s*close\s*(,|$)/i.test(req.headers.connection ?? '')) return;
+  const socket = req.raw.socket; // the response lets go of it when it finishes
+  reply.raw.once('finish', () => socket.end());
 }
 
 /** Who is calling, as the SDK hands it to handlers (`ctx.http.authInfo`). */

@@ -116,7 +116,7 @@ describe(`Resilience: rate limits in memory (${databaseKind})`, () => {
       for (let i = 0; i < 6; i++) await client.listTools(); // not counted
       // Counted whatever their answer (no such resource or prompt here): 4 of the 5 calls a minute.
       for (let i = 0; i < 2; i++) {
-        await expect(client.readResource({ uri: 'test://nothing' })).rejects.toMatchObject({ code: -32002 });
+        await expect(client.readResource({ uri: 'test://nothing' })).rejects.toMatchObject({ code: -32602 });
         await expect(client.getPrompt({ name: 'nothing' })).rejects.toMatchObject({ code: -32602 });
       }
       expect((await client.callTool({ name: 'echo', arguments: { text: 'x' } })).isError).toBeFalsy();
