@@ -1,4 +1,5 @@
 import type { PinoLogger } from 'nestjs-pino';
+import pg from 'pg';
 import { DomainError } from '../common/domain-error.js';
 import { loadConfig } from '../config/app-config.js';
 import type { HotSql, Statement } from '../database/hot-sql.js';
@@ -17,13 +18,19 @@ class FakeDatabase {
   /** Go down after this many more statements. */
   downAfter = Infinity;
 
+  /** Statements wait for this before they answer. */
+  answer = Promise.resolve();
+
   async rows(statement: Statement, values: unknown[]): Promise<never[]> {
     expect(statement.name).toBe('audit_insert_rows');
     this.statements++;
+    await this.answer;
     if (this.down || this.downAfter-- <= 0) throw Object.assign(new Error('Connection terminated'), {});
     const agents = values[2] as string[]; // one array per column; agent_id is the third
     if (agents.some((a) => a.startsWith('bad')))
-      throw Object.assign(new Error('new row violates check constraint'), { code: '23514' });
+      throw Object.assign(new pg.DatabaseError('new row violates check constraint', 0, 'error'), {
+        code: '23514',
+      });
     this.committed.push(...agents);
     return Promise.resolve([]);
   }
@@ -92,5 +99,34 @@ describe('AuditService: a row the database refuses', () => {
     );
     expect(db.statements).toBe(1);
     expect(new Set(outcomes)).toEqual(new Set(['AUDIT_UNAVAILABLE']));
+  });
+});
+
+describe('AuditService: group commit', () => {
+  it('coalesces the rows of one event-loop turn into one flush, and reports each flush', async () => {
+    const { db, audit } = setup();
+    const reports: unknown[] = [];
+    audit.onFlush((report) => reports.push(report));
+    const rows = Array.from({ length: 20 }, (_, i) => audit.record(event(`good-${i}`)));
+    expect(audit.queueDepth).toBe(20); // nothing is sent before the turn ends
+    await Promise.all(rows);
+    expect(db.statements).toBe(1);
+    expect(reports).toEqual([{ rows: 20, seconds: expect.any(Number), ok: true }]);
+    expect(audit.stats).toEqual({ flushes: 1, statements: 1, rows: 20, largestBatch: 20, failures: 0 });
+  });
+
+  it('withdraws a row still queued at its deadline: AUDIT_UNAVAILABLE, never written', async () => {
+    const { db, audit } = setup();
+    let answer = () => {};
+    db.answer = new Promise<void>((resolve) => (answer = resolve));
+    const first = audit.record(event('first'));
+    await new Promise((resolve) => setImmediate(resolve)); // its flush is running
+    const late = audit.record(event('late'), Date.now() + 10);
+    await expect(late).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+    answer();
+    await first;
+    await audit.drain();
+    expect(db.committed).toEqual(['first']);
+    expect(db.statements).toBe(1);
   });
 });

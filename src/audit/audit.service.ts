@@ -5,6 +5,7 @@ import { DomainError } from '../common/domain-error.js';
 import { outageLog } from '../common/logging/outage-log.js';
 import { toStorableText } from '../common/storable-text.js';
 import { AppConfig } from '../config/app-config.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { HotSql, type Statement } from '../database/hot-sql.js';
 import { AuditRecorder, type AuditEventInput, type AuditInsert } from './audit-recorder.js';
 
@@ -61,11 +62,6 @@ function columnsOf(rows: Row[]): unknown[][] {
 }
 
 type Row = unknown[];
-interface Pending {
-  row: Row;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
 
 /** What a flush reports to observers (metrics). */
 export interface FlushReport {
@@ -78,24 +74,26 @@ export interface FlushReport {
  * The durable audit trail (implements the `AuditRecorder` port). `record()` resolves only once its row is
  * committed, so a caller that waits for it never acknowledges an unaudited action.
  *
- * Group commit: rows wait in a small in-process queue; a flush writes everything queued (up to `MAX_BATCH`) as
- * ONE multi-row INSERT, i.e. one round trip and one commit for the whole group. A flush starts when none is in
+ * Group commit (`GroupCommit`): rows recorded in the same turn of the event loop (concurrent requests whose I/O
+ * completed together) wait for its end; a flush then writes everything queued (up to `MAX_BATCH`) as ONE
+ * multi-row INSERT, i.e. one round trip and one commit for the whole group. A flush starts when none is in
  * progress, or as soon as a full batch is waiting; rows that arrive during a flush go out together in the next.
  * If the database fails, every caller in the batch gets `AUDIT_UNAVAILABLE` (fail closed); a row the database
- * rejects as data (class 22/23) is isolated by bisection so it cannot fail its neighbours (see `isolate`).
- * Every row is sanitised to what PostgreSQL accepts first (`toRow`), so such a row is a bug, not an input.
+ * refuses is isolated by bisection so it cannot fail its neighbours. Every row is sanitised to what PostgreSQL
+ * accepts first (`toRow`), so such a row is a bug, not an input.
  */
 @Injectable()
 export class AuditService extends AuditRecorder implements BeforeApplicationShutdown {
-  private queue: Pending[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
-  private scheduled = false;
   private readonly observers: ((report: FlushReport) => void)[] = [];
-  /**
-   * Counters for tests and diagnostics: `flushes` counts group commits, `statements` every INSERT issued for
-   * `record()` (a flush is one, unless a refused row has to be isolated).
-   */
-  readonly stats = { flushes: 0, statements: 0, rows: 0, largestBatch: 0, failures: 0 };
+  private readonly flushes = new GroupCommit<Row, undefined>((rows) => this.insert(rows), {
+    maxBatch: MAX_BATCH,
+    maxInFlight: MAX_IN_FLIGHT,
+    coalesce: true,
+    failure: unavailable,
+    // The log says why, once per outage cause (not once per flush).
+    onFailure: (rows, error) => outageLog.report(this.logger, error, 'audit flush failed', { rows }),
+    onGroup: (group) => this.notify({ rows: group.writes, seconds: group.seconds, ok: group.ok }),
+  });
 
   constructor(
     private readonly sql: HotSql,
@@ -112,7 +110,16 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
 
   /** Rows accepted but not yet committed. */
   get queueDepth(): number {
-    return this.queue.length;
+    return this.flushes.queued;
+  }
+
+  /**
+   * Counters for tests and diagnostics: `flushes` counts group commits, `statements` every INSERT issued for
+   * `record()` (a flush is one, unless a refused row has to be isolated).
+   */
+  get stats() {
+    const { groups, writes, largestGroup, ...rest } = this.flushes.stats;
+    return { flushes: groups, rows: writes, largestBatch: largestGroup, ...rest };
   }
 
   /** Called after every flush (latency, size, success). */
@@ -125,29 +132,10 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
     deadline = Date.now() + this.config.database.answerTimeoutMs,
   ): Promise<void> {
     if (!this.enabled) return Promise.resolve();
-    const row = toRow(event); // never throws: whatever the event holds, the row is one PostgreSQL accepts
-    return new Promise<void>((resolve, reject) => {
-      // Bounded wait (issue #15 §4): at its deadline the caller stops waiting; a row still queued is withdrawn
-      // (never written), one in flight may still commit.
-      const timer = setTimeout(() => {
-        const queued = this.queue.indexOf(pending);
-        if (queued >= 0) this.queue.splice(queued, 1);
-        reject(unavailable(new Error('the audit row was not committed in time')));
-      }, deadline - Date.now());
-      const pending: Pending = {
-        row,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      this.queue.push(pending);
-      this.schedule();
-    });
+    // Never throws: whatever the event holds, the row is one PostgreSQL accepts. Bounded wait (issue #15 §4): at
+    // its deadline the caller stops waiting; a row still queued is withdrawn (never written), one in flight may
+    // still commit.
+    return this.flushes.submit(toRow(event), { deadline });
   }
 
   async recordInTransaction(manager: EntityManager, event: AuditEventInput): Promise<void> {
@@ -185,67 +173,23 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
   }
 
   /** Writes every pending row; resolves when the queue is empty and no flush is running. */
-  async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight.size > 0) {
-      this.startFlushes(true);
-      await Promise.allSettled([...this.inFlight]);
-    }
+  drain(): Promise<void> {
+    return this.flushes.drain();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    const pending = this.queue.length + this.inFlight.size;
+    const pending = this.flushes.queued + this.flushes.inFlight;
     await this.drain();
     if (pending) this.logger.info({ pending }, 'audit queue flushed at shutdown');
   }
 
-  /**
-   * Coalesces everything recorded in the same turn of the event loop (concurrent requests whose I/O completed
-   * together) before the first flush; later arrivals batch behind the flush in progress.
-   */
-  private schedule(): void {
-    if (this.queue.length >= MAX_BATCH) this.startFlushes(false);
-    if (this.scheduled || this.queue.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.startFlushes(false);
-    });
+  /** A flush: one INSERT, whatever the number of rows. */
+  private async insert(rows: Row[]): Promise<undefined[]> {
+    await this.sql.rows(INSERT_ROWS, columnsOf(rows));
+    return rows.map(() => undefined);
   }
 
-  private startFlushes(force: boolean): void {
-    while (
-      this.queue.length > 0 &&
-      (this.inFlight.size === 0 ||
-        ((force || this.queue.length >= MAX_BATCH) && this.inFlight.size < MAX_IN_FLIGHT))
-    ) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      const flush = this.flush(batch).finally(() => {
-        this.inFlight.delete(flush);
-        if (this.queue.length > 0) this.startFlushes(false);
-      });
-      this.inFlight.add(flush);
-    }
-  }
-
-  private async flush(batch: Pending[]): Promise<void> {
-    const started = performance.now();
-    this.stats.flushes++;
-    this.stats.rows += batch.length;
-    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-    let ok = true;
-    try {
-      await this.insert(batch.map((p) => p.row));
-      for (const p of batch) p.resolve();
-    } catch (error) {
-      ok = false;
-      this.stats.failures++;
-      if (batch.length > 1 && isDataError(error)) {
-        await this.isolate(batch, error);
-      } else {
-        this.fail(batch, error);
-      }
-    }
-    const report = { rows: batch.length, seconds: (performance.now() - started) / 1000, ok };
+  private notify(report: FlushReport): void {
     for (const observer of this.observers) {
       try {
         observer(report);
@@ -253,54 +197,6 @@ export class AuditService extends AuditRecorder implements BeforeApplicationShut
         this.logger.warn({ err: error }, 'audit flush observer failed');
       }
     }
-  }
-
-  private async insert(rows: Row[]): Promise<void> {
-    this.stats.statements++;
-    await this.sql.rows(INSERT_ROWS, columnsOf(rows));
-  }
-
-  /**
-   * `batch` failed as a whole with a data error, so it holds at least one row the database refuses. Bisection
-   * finds one in ⌈log₂ n⌉ statements: try the first half of the suspect rows; if it commits, the refused row is
-   * in the second half, else in the first, and the untried second half waits. A suspect set of one row is the
-   * refused row (its caller gets AUDIT_UNAVAILABLE). Then the rows that waited go out in one more statement,
-   * isolated the same way if it fails too: one refused row among n costs at most ⌈log₂ n⌉ + 1 statements after the
-   * failed flush, k of them at most k·(⌈log₂ n⌉ + 1), instead of n single-row INSERTs. Any other error fails every
-   * row not yet written, at once.
-   */
-  private async isolate(batch: Pending[], refusal: unknown): Promise<void> {
-    let suspects = batch;
-    const waiting: Pending[] = [];
-    while (suspects.length > 1) {
-      const half = suspects.slice(0, suspects.length >> 1);
-      try {
-        await this.insert(half.map((p) => p.row));
-      } catch (error) {
-        if (!isDataError(error)) return this.fail([...suspects, ...waiting], error);
-        refusal = error;
-        waiting.push(...suspects.slice(half.length));
-        suspects = half;
-        continue;
-      }
-      for (const p of half) p.resolve();
-      suspects = suspects.slice(half.length);
-    }
-    this.fail(suspects, refusal, 'audit row refused by the database');
-    if (waiting.length === 0) return;
-    try {
-      await this.insert(waiting.map((p) => p.row));
-    } catch (error) {
-      if (waiting.length > 1 && isDataError(error)) return this.isolate(waiting, error);
-      return this.fail(waiting, error);
-    }
-    for (const p of waiting) p.resolve();
-  }
-
-  /** Fails these rows' callers closed; the log says why, once per outage cause (not once per flush). */
-  private fail(rows: Pending[], error: unknown, message = 'audit flush failed'): void {
-    outageLog.report(this.logger, error, message, { rows: rows.length });
-    for (const p of rows) p.reject(unavailable(error));
   }
 }
 
@@ -311,12 +207,6 @@ function unavailable(cause: unknown): DomainError {
   );
   (error as { cause?: unknown }).cause = cause;
   return error;
-}
-
-/** SQLSTATE class 22 (data exception) or 23 (integrity constraint): the row, not the database, is at fault. */
-function isDataError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
 /** Longest text stored per column: callers may pass attacker-chosen strings (e.g. an unknown tool's name). */

@@ -136,10 +136,9 @@ export class StateService {
   private readonly writes = Object.fromEntries(
     (['upsert', 'create', 'compareAndSet', 'delete'] as const).map((mode) => [
       mode,
-      new GroupCommit<Write, number | undefined>(
-        (writes) => this.write(mode, writes),
-        (w) => `${w.agentId}\u0000${w.key}`,
-      ),
+      new GroupCommit<Write, number | undefined>((writes) => this.write(mode, writes), {
+        keyOf: (w) => `${w.agentId}\u0000${w.key}`,
+      }),
     ]),
   ) as Record<WriteMode, GroupCommit<Write, number | undefined>>;
   /** Who each handle serves, so that `forCall` can bind it to a call. */
