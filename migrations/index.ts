@@ -1,4 +1,7 @@
-/** Every migration, in order. Listed as classes so the same list works compiled (dist/) and under ts-jest. */
+/**
+ * Every migration of the core modules, in order (a pack lists its own in its folder; src/persistence.ts composes
+ * both). Listed as classes so the same list works compiled (dist/) and under ts-jest.
+ */
 import type { MigrationInterface } from 'typeorm';
 import { PermissionGrant1764200000000 } from './1764200000000-PermissionGrant.js';
 import { RevokedToken1764200001000 } from './1764200001000-RevokedToken.js';
@@ -10,7 +13,7 @@ import { McpSession1764200005000 } from './1764200005000-McpSession.js';
 import { IdempotencyToolVersion1764200006300 } from './1764200006300-IdempotencyToolVersion.js';
 import { AuditProtocolFlow1764200007000 } from './1764200007000-AuditProtocolFlow.js';
 
-export const migrations: (new () => MigrationInterface)[] = [
+export const coreMigrations: (new () => MigrationInterface)[] = [
   PermissionGrant1764200000000,
   RevokedToken1764200001000,
   AgentState1764200002000,

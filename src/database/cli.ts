@@ -1,14 +1,20 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { ConfigError, loadConfig } from '../config/app-config.js';
+import { persistence } from '../persistence.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 
-/** `npm run migration:run` / `migration:revert` / `migration:show`: against DATABASE_URL, or the embedded database. */
+/**
+ * `npm run migration:run` / `migration:revert` / `migration:show`: against DATABASE_URL, or the embedded database.
+ * The migrations of every pack in the pack list are included, whether `TOOL_PACKS` enables it or not.
+ */
 async function main(command: string | undefined): Promise<void> {
   const config = loadConfig();
   const embedded = config.database.url ? undefined : await EmbeddedPostgres.start(config.database.dataDir, 2);
-  const dataSource = new DataSource(dataSourceOptions(config.database.url ?? embedded!.url, 1, false));
+  const dataSource = new DataSource(
+    dataSourceOptions(persistence, config.database.url ?? embedded!.url, 1, false),
+  );
   await dataSource.initialize();
   try {
     if (command === 'run') {

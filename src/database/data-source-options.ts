@@ -1,8 +1,17 @@
-import type { DataSourceOptions } from 'typeorm';
-import { migrations } from '../../migrations/index.js';
+import type { DataSourceOptions, EntitySchema, MigrationInterface } from 'typeorm';
 import { BoundedClient } from './bounded-client.js';
-import { entities } from './entities.js';
 import { TypeOrmLogger } from './typeorm-logger.js';
+
+/**
+ * What the features bring to the database: their TypeORM entities and migrations. This folder knows no feature;
+ * the composition root (src/persistence.ts) lists them and hands them to the app and the migration CLI.
+ */
+export interface PersistenceParts {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type for entity classes
+  entities: (Function | EntitySchema)[];
+  /** Classes, so that the same list works compiled (dist/) and under ts-jest; TypeORM orders them by timestamp. */
+  migrations: (new () => MigrationInterface)[];
+}
 
 /** How long the pool may wait on PostgreSQL (AppConfig `database`); none for migrations (an index build may be long). */
 export interface DatabaseBounds {
@@ -13,6 +22,7 @@ export interface DatabaseBounds {
 
 /** One definition of the connection, shared by the app, the migration CLI and the tests. */
 export function dataSourceOptions(
+  { entities, migrations }: PersistenceParts,
   url: string,
   poolSize: number,
   migrationsRun: boolean,

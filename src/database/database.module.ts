@@ -1,9 +1,9 @@
-import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
-import { dataSourceOptions } from './data-source-options.js';
+import { dataSourceOptions, type PersistenceParts } from './data-source-options.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 import { HotSql } from './hot-sql.js';
 
@@ -47,8 +47,8 @@ class DatabaseUrlModule {}
  * Applies pending migrations on a connection of their own, without the pool's statement timeout: building an index
  * on a large table may take longer than any per-call statement may.
  */
-async function migrate(url: string): Promise<void> {
-  const migrator = new DataSource(dataSourceOptions(url, 1, true));
+async function migrate(parts: PersistenceParts, url: string): Promise<void> {
+  const migrator = new DataSource(dataSourceOptions(parts, url, 1, true));
   try {
     await migrator.initialize(); // runs the migrations (`migrationsRun`)
   } finally {
@@ -56,21 +56,29 @@ async function migrate(url: string): Promise<void> {
   }
 }
 
-/** The DataSource (TypeORM) and HotSql (the per-call statements), for every module. */
+/**
+ * The DataSource (TypeORM) and HotSql (the per-call statements), for every module. The entities and migrations
+ * come from the composition root (src/persistence.ts): this module knows no feature.
+ */
 @Global()
-@Module({
-  providers: [HotSql],
-  exports: [HotSql],
-  imports: [
-    TypeOrmModule.forRootAsync({
-      imports: [DatabaseUrlModule],
-      inject: [AppConfig, DatabaseUrl],
-      useFactory: async (config: AppConfig, url: DatabaseUrl) => {
-        const database = await url.resolve();
-        if (config.database.migrationsRun) await migrate(database);
-        return dataSourceOptions(database, config.database.poolSize, false, config.database);
-      },
-    }),
-  ],
-})
-export class DatabaseModule {}
+@Module({})
+export class DatabaseModule {
+  static forRoot(parts: PersistenceParts): DynamicModule {
+    return {
+      module: DatabaseModule,
+      providers: [HotSql],
+      exports: [HotSql],
+      imports: [
+        TypeOrmModule.forRootAsync({
+          imports: [DatabaseUrlModule],
+          inject: [AppConfig, DatabaseUrl],
+          useFactory: async (config: AppConfig, url: DatabaseUrl) => {
+            const database = await url.resolve();
+            if (config.database.migrationsRun) await migrate(parts, database);
+            return dataSourceOptions(parts, database, config.database.poolSize, false, config.database);
+          },
+        }),
+      ],
+    };
+  }
+}
