@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { adminActor, AdminAudit, AUDIT_ID_HEADER } from '../audit/admin-action.js';
 import { AdminScopes } from '../auth/admin-scopes.decorator.js';
-import { RevocationService } from '../auth/revocation.service.js';
+import { RevocationService } from '../admission/revocation.service.js';
 import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { auditedAnswer, RevokeTokenBody } from './admin.schemas.js';
 

@@ -1,8 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config.js';
-import { ToolsModule } from '../tools/tools.module.js';
 import { BearerAuthGuard } from './bearer-auth.guard.js';
 import { BearerAuthHook } from './bearer-auth.hook.js';
 import { AuthChallenges, resourceMetadataUrl } from './challenge.js';
@@ -10,21 +8,18 @@ import { DevAuthController } from './dev-auth.controller.js';
 import { DevAuthService } from './dev-auth.service.js';
 import { DevConsoleTokenController } from './dev-console-token.controller.js';
 import { JwtStrategy } from './jwt.strategy.js';
-import { ProtectedResourceController } from './protected-resource.controller.js';
-import { RevocationService } from './revocation.service.js';
-import { RevokedTokenEntity } from './revoked-token.entity.js';
-import { ScopeGuard } from './scope.guard.js';
 import { SigningKeyResolver } from './signing-key.resolver.js';
 import { VERIFIED_TOKEN_CACHE_DEFAULTS, VerifiedTokenCache } from './verified-token.cache.js';
 
 /**
- * OAuth 2.1 resource server: bearer JWT authentication (passport-jwt, keys from the IdP's JWKS or the dev key),
- * the revocation list, scope checks and the RFC 9728 metadata. The guards are registered globally, in order,
- * by the composition root (`app.module.ts`).
+ * OAuth 2.1 resource server, authentication only: bearer JWT verification (passport-jwt, keys from the IdP's JWKS
+ * or the dev key) yielding the request's `Principal`, and the challenges. What the principal may do (revocation,
+ * scopes, grants) is admission's (src/admission/). The guard is registered globally, in order, by the composition
+ * root (`app.module.ts`).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([RevokedTokenEntity]), ToolsModule, DiscoveryModule],
-  controllers: [ProtectedResourceController, DevAuthController, DevConsoleTokenController],
+  imports: [DiscoveryModule],
+  controllers: [DevAuthController, DevConsoleTokenController],
   providers: [
     {
       provide: AuthChallenges,
@@ -42,12 +37,10 @@ import { VERIFIED_TOKEN_CACHE_DEFAULTS, VerifiedTokenCache } from './verified-to
           clockToleranceSec: config.auth.clockToleranceSec,
         }),
     },
-    RevocationService,
     JwtStrategy,
     BearerAuthGuard,
     BearerAuthHook,
-    ScopeGuard,
   ],
-  exports: [RevocationService, BearerAuthGuard, BearerAuthHook, ScopeGuard, AuthChallenges],
+  exports: [BearerAuthGuard, BearerAuthHook, AuthChallenges],
 })
 export class AuthModule {}

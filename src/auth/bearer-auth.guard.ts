@@ -3,8 +3,8 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { DomainError } from '../common/domain-error.js';
+import { AuthFailures } from '../common/auth-failures.js';
 import { setPrincipal, type Principal } from '../common/principal.js';
-import { MetricsService } from '../metrics/metrics.service.js';
 import { AuthUnavailableError, TokenRejectedError } from './auth.errors.js';
 import { readCredentials, type Credentials } from './bearer-credentials.js';
 import { AuthChallenges } from './challenge.js';
@@ -23,14 +23,14 @@ class CredentialsError extends Error {
  * bearer token unless it is `@Public()`. Answers (SECURITY.md §B):
  * - no credentials, or another scheme (`Basic …`)  → 401, challenge without `error`
  * - two `Authorization` headers                      → 400 `invalid_request`
- * - a token that fails any check, or is revoked       → 401 `invalid_token`
- * - the IdP keys or the revocation list unreachable   → 503 (a token problem is never a 5xx)
+ * - a token that fails any check                     → 401 `invalid_token`
+ * - the IdP keys unreachable                         → 503 (a token problem is never a 5xx)
  * The token itself never reaches a log line or an error body.
  *
  * The part that needs no body (credentials, signature, claims) usually ran already, before the body was read
  * (`BearerAuthHook` calls `verifyAhead`): its outcome is taken over here, so a token is verified once per request
- * and the answer comes from here either way, in the guards' order. The revocation list is read here, after the
- * body, because for a tools/call it is read in one statement with the call's grant.
+ * and the answer comes from here either way, in the guards' order. The revocation list is read next, by
+ * AdmissionGuard (after the body: for a tools/call it is read in one statement with the call's grant).
  */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
@@ -42,7 +42,7 @@ export class BearerAuthGuard implements CanActivate {
     private readonly strategy: JwtStrategy,
     private readonly challenges: AuthChallenges,
     private readonly logger: PinoLogger,
-    private readonly metrics: MetricsService,
+    private readonly metrics: AuthFailures,
   ) {
     this.logger.setContext('auth');
   }
@@ -64,9 +64,7 @@ export class BearerAuthGuard implements CanActivate {
     const verifying = this.ahead.get(req) ?? this.verify(req);
     this.ahead.delete(req);
     try {
-      const principal = await verifying;
-      await this.strategy.refuseRevoked(principal, req);
-      setPrincipal(req, principal);
+      setPrincipal(req, await verifying);
       return true;
     } catch (error) {
       throw this.answer(error, String(req.id));

@@ -18,8 +18,8 @@ const NEEDS_BEARER = 'needsBearerToken';
  *   `install` marks every Nest controller route that is not `@Public()` in its Fastify route config (the same
  *   `@Public()` rule the guard applies: method, then controller). Routes Nest does not serve (the OpenAPI
  *   document, 404s) carry no mark and, as before, no authentication.
- * - What: `BearerAuthGuard.verifyAhead` (credentials, signature, claims; not the revocation list, which is read
- *   with a tools/call's grant and so needs the body). The guard takes the outcome over: one verification.
+ * - What: `BearerAuthGuard.verifyAhead` (credentials, signature, claims; not the revocation list, which admission
+ *   reads with a tools/call's grant and so needs the body). The guard takes the outcome over: one verification.
  * - The answer: a refused request's body is replaced by an empty one and never read from the socket; the request
  *   then goes through the guards as always, so it gets the very same answer in the very same order (Origin/Host
  *   403 first, then the 401 or 503 with its challenge), only without waiting for its body.

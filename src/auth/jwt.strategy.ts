@@ -6,12 +6,9 @@ import type { FastifyRequest } from 'fastify';
 import passport from 'passport';
 import passportJwt from 'passport-jwt';
 import type { Principal } from '../common/principal.js';
-import { requestViewOf } from '../common/request-view.js';
 import { AppConfig } from '../config/app-config.js';
-import { ToolGate } from '../tools/tool-gate.js';
-import { AuthUnavailableError, TokenRejectedError } from './auth.errors.js';
+import { TokenRejectedError } from './auth.errors.js';
 import { bearerTokenOf } from './bearer-credentials.js';
-import { RevocationService } from './revocation.service.js';
 import { SigningKeyResolver } from './signing-key.resolver.js';
 import { principalFromClaims } from './token-claims.js';
 import { VerifiedTokenCache, type VerifiedToken } from './verified-token.cache.js';
@@ -24,9 +21,8 @@ const STRATEGY = 'jwt';
  * - `SigningKeyResolver` checks algorithm, `typ`, `crit` and the exact issuer from the header, then finds the
  *   key in the IdP's JWKS;
  * - jsonwebtoken verifies the signature with the allow-listed algorithms, the issuer and exp/nbf with leeway;
- * - `validate` checks audience and required claims (`verifyToken` ends here: it needs no body, so it runs before
- *   the body is read; see `BearerAuthHook`);
- * - `refuseRevoked` then reads the revocation list (a database read every time; with a tools/call's grant).
+ * - `validate` checks audience and required claims. That is all (`verifyToken`): it needs no body, so it runs
+ *   before the body is read (see `BearerAuthHook`). The revocation list is admission's (AdmissionGuard).
  *
  * A token that passed the verification is remembered in `VerifiedTokenCache` (by its SHA-256, at most 60 s, never
  * past its `exp`, only while its key is still the one the JWKS holds): presented again, it skips the signature
@@ -47,8 +43,6 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
   constructor(
     private readonly config: AppConfig,
     private readonly keys: SigningKeyResolver,
-    private readonly revocations: RevocationService,
-    private readonly gate: ToolGate,
     private readonly verified: VerifiedTokenCache,
   ) {
     super({
@@ -93,21 +87,6 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
     return principal;
   }
 
-  /**
-   * The revocation list, read from the database on every request, cached verification or not. For a tools/call
-   * it is read in one statement with the call's grant and kill switch (ToolGate.readAhead), hence after the body.
-   */
-  async refuseRevoked(principal: Principal, req: FastifyRequest): Promise<void> {
-    let revoked: boolean;
-    try {
-      revoked = await (this.gate.readAhead(principal, requestViewOf(req)) ??
-        this.revocations.isRevoked(principal.tokenId!));
-    } catch (error) {
-      throw new AuthUnavailableError('Cannot read the token revocation list', error);
-    }
-    if (revoked) throw new TokenRejectedError('revoked');
-  }
-
   /** A cached verification whose key is still the one the JWKS holds for its header; else it is dropped. */
   private async stillVerified(token: string): Promise<VerifiedToken | undefined> {
     const cached = this.verified.get(token);
@@ -131,9 +110,7 @@ export class JwtStrategy extends PassportStrategy(passportJwt.Strategy, STRATEGY
   async verifyToken(req: FastifyRequest): Promise<Principal> {
     const token = bearerTokenOf(req);
     const cached = token === null ? undefined : await this.stillVerified(token);
-    // One principal object per request: ToolGate keys its read-ahead on it.
-    if (cached) return { ...cached.principal };
-    return this.verifyWithPassport(req);
+    return cached?.principal ?? this.verifyWithPassport(req);
   }
 
   private verifyWithPassport(req: FastifyRequest): Promise<Principal> {

@@ -1,5 +1,5 @@
-import { requestViewOf } from '../common/request-view.js';
-import { isScopeToken, scopesOf, toolCallNames as namesOf, toolScope } from './scopes.js';
+import { toolScope } from '../common/scopes.js';
+import { isScopeToken, scopesOf } from './scopes.js';
 
 describe('scopesOf', () => {
   it('reads the space-separated scope claim', () => {
@@ -18,33 +18,6 @@ describe('scopesOf', () => {
     expect(scopesOf({})).toEqual(new Set());
     expect(scopesOf({ scope: 42, scp: [1, null, { a: 1 }] })).toEqual(new Set());
     expect(scopesOf({ scope: 'ok tool:"quoted" back\\slash' })).toEqual(new Set(['ok']));
-  });
-});
-
-describe('toolCallNames', () => {
-  const call = (name: unknown) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name } });
-  /** The request view of a POST /mcp with this body (each test builds a new request: no memo shared). */
-  const toolCallNames = (body: unknown) =>
-    namesOf(requestViewOf({ method: 'POST', routeOptions: { url: '/mcp' }, headers: {}, body } as never));
-
-  it('finds the tool of a tools/call and ignores other methods', () => {
-    expect(toolCallNames(call('echo'))).toEqual(['echo']);
-    expect(toolCallNames({ jsonrpc: '2.0', id: 1, method: 'tools/list' })).toEqual([]);
-    expect(toolCallNames({ jsonrpc: '2.0', method: 'notifications/initialized' })).toEqual([]);
-  });
-
-  it('finds every tool of a batch, once each', () => {
-    expect(toolCallNames([call('a'), call('b'), call('a'), { method: 'ping' }])).toEqual(['a', 'b']);
-  });
-
-  it('leaves out what cannot name a tool (the MCP layer rejects those)', () => {
-    expect(toolCallNames(call(42))).toEqual([]);
-    expect(toolCallNames(call('has space'))).toEqual([]);
-    expect(toolCallNames(call('quo"te'))).toEqual([]);
-    expect(toolCallNames({ method: 'tools/call' })).toEqual([]);
-    expect(toolCallNames(undefined)).toEqual([]);
-    expect(namesOf(undefined)).toEqual([]); // not a POST /mcp
-    expect(toolCallNames('tools/call')).toEqual([]);
   });
 });
 

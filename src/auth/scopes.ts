@@ -1,16 +1,9 @@
-import type { RequestView } from '../common/request-view.js';
-
 /**
- * Scope names: `tool:<name>` lets a token call (and see) a tool; `mcp:admin` opens `/admin`; `mcp:admin:read` opens
- * its reads only (see `AdminScopes`). No hierarchies.
+ * Scope names: `tool:<name>` lets a token call (and see) a tool (`toolScope`, common/scopes.ts); `mcp:admin` opens
+ * `/admin`; `mcp:admin:read` opens its reads only (see `AdminScopes`). No hierarchies.
  */
 export const ADMIN_SCOPE = 'mcp:admin';
 export const ADMIN_READ_SCOPE = 'mcp:admin:read';
-export const TOOL_SCOPE_PREFIX = 'tool:';
-
-export function toolScope(toolName: string): string {
-  return `${TOOL_SCOPE_PREFIX}${toolName}`;
-}
 
 /** RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`: safe to put inside a challenge's quotes. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -37,18 +30,4 @@ export function scopesOf(
     else if (Array.isArray(claim)) claim.forEach(add);
   }
   return scopes;
-}
-
-/**
- * Names of the tools a POST /mcp calls with `tools/call` (a batch may call several). Names that cannot be a
- * scope (characters a scope may not contain) are left out: no tool can have such a name (the registry refuses
- * it), so the MCP layer answers them as unknown tools.
- */
-export function toolCallNames(view: RequestView | undefined): string[] {
-  const names = new Set<string>();
-  for (const message of view?.messages ?? (view ? [view] : [])) {
-    const name = message.method === 'tools/call' ? message.name : undefined;
-    if (name !== undefined && isScopeToken(toolScope(name))) names.add(name);
-  }
-  return [...names];
 }

@@ -48,7 +48,7 @@ export class McpServerFactory {
     });
 
     server.setRequestHandler('tools/call', async (request, ctx) => {
-      const { principal, requestId, remoteAddr, userAgent } = identityOf(ctx);
+      const { principal, admission, requestId, remoteAddr, userAgent } = identityOf(ctx);
       const { name, arguments: args, _meta } = request.params;
       const requestState = ctx.mcpReq.requestState<string>();
       try {
@@ -62,6 +62,7 @@ export class McpServerFactory {
           },
           {
             principal,
+            admission,
             requestId,
             sessionId: ctx.sessionId,
             remoteAddr,

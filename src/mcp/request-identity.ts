@@ -8,17 +8,32 @@ import {
   type Server,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import type { Principal } from '../common/principal.js';
+import type { FastifyRequest } from 'fastify';
+import { admissionOf, type Admission } from '../common/admission.js';
+import { principalOf, type Principal } from '../common/principal.js';
 
-/** What the HTTP layer hands the SDK for each request (as `authInfo`); handlers read it from `ctx.http.authInfo`. */
+/**
+ * Who is calling and what admission decided, as the HTTP layer hands it to the SDK with each request (its
+ * `authInfo`, `authInfoOf`) and handlers read it back (`identityOf`): these two are its only carrier.
+ */
 export interface RequestIdentity {
   principal: Principal;
+  /** Set for every request that passed AdmissionGuard (all of /mcp); carries a `tools/call`'s gate reading. */
+  admission?: Admission;
   requestId: string;
   remoteAddr?: string;
   userAgent?: string;
 }
 
-export function authInfoFor(identity: RequestIdentity): AuthInfo {
+/** The SDK's `authInfo` for a request the guards let through. */
+export function authInfoOf(req: FastifyRequest): AuthInfo {
+  const identity: RequestIdentity = {
+    principal: principalOf(req),
+    admission: admissionOf(req),
+    requestId: String(req.id),
+    remoteAddr: req.ip,
+    userAgent: req.headers['user-agent'],
+  };
   // The bearer token itself never travels past the auth guard.
   return {
     token: '',

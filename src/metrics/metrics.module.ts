@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { AuthFailures } from '../common/auth-failures.js';
 import { HttpTimingInterceptor } from './http-timing.interceptor.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
@@ -11,7 +12,12 @@ import { Tracing } from './tracing.js';
 @Global()
 @Module({
   controllers: [MetricsController],
-  providers: [MetricsService, Tracing, HttpTimingInterceptor],
-  exports: [MetricsService, Tracing, HttpTimingInterceptor],
+  providers: [
+    MetricsService,
+    { provide: AuthFailures, useExisting: MetricsService },
+    Tracing,
+    HttpTimingInterceptor,
+  ],
+  exports: [MetricsService, AuthFailures, Tracing, HttpTimingInterceptor],
 })
 export class MetricsModule {}

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { AuditService, type FlushReport } from '../audit/audit.service.js';
+import { AuthFailures } from '../common/auth-failures.js';
 
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BYTES = [64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
@@ -32,7 +33,7 @@ export interface ToolCallMetric {
  * read here directly.
  */
 @Injectable()
-export class MetricsService {
+export class MetricsService implements AuthFailures {
   readonly registry = new Registry();
 
   private readonly toolCalls = new Counter({

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../common/principal.js';
+import { toolScope } from '../common/scopes.js';
 import { PermissionsService } from './permissions.service.js';
 
 export interface ToolRef {
@@ -8,8 +9,6 @@ export interface ToolRef {
 }
 
 export type AccessDecision = { allowed: true } | { allowed: false; reason: 'scope' | 'grant' };
-
-export const toolScope = (toolName: string) => `tool:${toolName}`;
 
 /** Resources and prompts share the tool permission model under their own key, e.g. `resource:docs.readme`. */
 export type FeatureKind = 'resource' | 'prompt';

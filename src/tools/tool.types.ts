@@ -1,6 +1,7 @@
 import type { CallToolResult, ClientCapabilities, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { Admission } from '../common/admission.js';
 import type { Principal } from '../common/principal.js';
 import type { AgentState } from '../state/agent-state.js';
 import type { ClientChannel } from './client-channel.js';
@@ -63,6 +64,11 @@ export interface ToolDeprecation {
 /** Per-call context handed to every handler, built fresh for each call. */
 export interface ToolContext {
   principal: Principal;
+  /**
+   * What admission decided for the HTTP request carrying this call (AdmissionGuard): its gate reading, read with
+   * the token's revocation, spares the pipeline a second read. Absent for calls made in process.
+   */
+  admission?: Admission;
   requestId: string;
   sessionId?: string;
   /** The HTTP client (for the audit trail). */

@@ -14,7 +14,6 @@ import { ResolveStep } from './steps/resolve.step.js';
 import { RetryStep } from './steps/retry.step.js';
 import { TimeoutStep } from './steps/timeout.step.js';
 import { ValidationStep } from './steps/validation.step.js';
-import { ToolGate } from './tool-gate.js';
 import { ToolInvoker } from './tool-invoker.service.js';
 import { ToolRegistry } from './tool-registry.service.js';
 import { PromptRegistry } from './prompt-registry.service.js';
@@ -34,7 +33,6 @@ import { RequestStateCodec } from './request-state.js';
     { provide: ChangeNotifier, useExisting: ChangeFeed },
     RequestStateCodec,
     ToolInvoker,
-    ToolGate,
     LoggingStep,
     AuditStep,
     ResolveStep,
@@ -49,7 +47,6 @@ import { RequestStateCodec } from './request-state.js';
   ],
   exports: [
     ToolRegistry,
-    ToolGate,
     ResourceRegistry,
     PromptRegistry,
     ResourceSubscriptions,

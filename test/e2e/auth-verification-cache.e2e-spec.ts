@@ -1,4 +1,4 @@
-import { RevocationService } from '../../src/auth/revocation.service.js';
+import { RevocationService } from '../../src/admission/revocation.service.js';
 import { VerifiedTokenCache } from '../../src/auth/verified-token.cache.js';
 import { AppConfig } from '../../src/config/app-config.js';
 import { startApp, type TestApp } from '../utils/app.js';

@@ -13,7 +13,7 @@ import {
   type JWK,
 } from 'jose';
 import { DataSource } from 'typeorm';
-import { RevocationService } from '../../src/auth/revocation.service.js';
+import { RevocationService } from '../../src/admission/revocation.service.js';
 import { mintTokenCommand, TokenUsageError } from '../../src/auth/token-command.js';
 import { ConfigError } from '../../src/config/app-config.js';
 import { startApp, TEST_PUBLIC_URL, type TestApp } from '../utils/app.js';
@@ -46,6 +46,10 @@ const INIT = {
   id: 1,
   method: 'initialize',
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'auth-e2e', version: '1' } },
+};
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
 };
 const call = (name: string) => ({
   jsonrpc: '2.0',
@@ -430,6 +434,14 @@ describe(`OAuth resource server against oidc-provider (${databaseKind})`, () => 
 
       await expect401(await post(app, call('echo'), bearer(token)), INVALID, token);
       await expect401(await post(app, INIT, bearer(token)), INVALID, token);
+      // Before the 2026-07-28 header checks: a revoked token learns nothing about its request (not a 400).
+      const modern = { ...call('echo'), params: { ...call('echo').params, _meta: MODERN_META } };
+      const mismatched = {
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'other',
+      };
+      await expect401(await post(app, modern, { ...bearer(token), ...mismatched }), INVALID, token);
       const other = await as.token('agent-a', 'tool:echo');
       expect((await post(app, INIT, bearer(other))).status).toBe(200);
     });

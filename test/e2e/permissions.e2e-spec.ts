@@ -2,7 +2,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { DataSource } from 'typeorm';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
-import { ToolGate } from '../../src/tools/tool-gate.js';
+import { ToolGate } from '../../src/admission/tool-gate.js';
 import { ToolRegistry } from '../../src/tools/tool-registry.service.js';
 import { connectClient } from '../utils/mcp-client.js';
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../common/domain-error.js';
-import { AccessPolicy, toolScope, type AccessDecision } from '../../permissions/access-policy.service.js';
+import { toolScope } from '../../common/scopes.js';
+import { AccessPolicy, type AccessDecision } from '../../permissions/access-policy.service.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolResult } from '../tool.types.js';
 

@@ -1,8 +1,8 @@
 import { Injectable, Optional } from '@nestjs/common';
+import { GateReader, takeGateReading } from '../../common/admission.js';
 import { DomainError } from '../../common/domain-error.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { AccessPolicy } from '../../permissions/access-policy.service.js';
-import { ToolGate } from '../tool-gate.js';
 import { ToolRegistry } from '../tool-registry.service.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolDefinition, ToolResult } from '../tool.types.js';
@@ -17,17 +17,18 @@ export const DEPRECATED_META = 'mcp-production/deprecated';
  * a tool switched off by an admin fails with `TOOL_DISABLED` (read from the database on every call, so a switch
  * holds on every replica from the next call on); a deprecated version past its sunset fails with `TOOL_SUNSET`
  * naming the replacement; before the sunset it runs, is logged and counted, and its result says it is deprecated.
- * The switch is read together with the agent's grants (and, when the auth guard started the read, the token's
- * revocation) in one statement (ToolGate). Before any version policy, the agent must hold the tool's scope and a
- * grant for its NAME (any version): an agent that may not use the tool gets the same denial for every version it
- * names, and learns nothing about sunsets, replacements or switches. The grant of the resolved version is left on
- * the invocation for AuthorizationStep, which decides after the version policies (grants pinned to a version).
+ * The switch is read together with the agent's grants in one statement: by admission, with the token's
+ * revocation, for the request's one `tools/call` (`ctx.admission`), else here (`GateReader`). Before any version
+ * policy, the agent must hold the tool's scope and a grant for its NAME (any version): an agent that may not use
+ * the tool gets the same denial for every version it names, and learns nothing about sunsets, replacements or
+ * switches. The grant of the resolved version is left on the invocation for AuthorizationStep, which decides
+ * after the version policies (grants pinned to a version).
  */
 @Injectable()
 export class ResolveStep implements ToolStep {
   constructor(
     private readonly registry: ToolRegistry,
-    private readonly gate: ToolGate,
+    private readonly gate: GateReader,
     private readonly policy: AccessPolicy,
     @Optional() private readonly metrics?: MetricsService,
   ) {}
@@ -40,7 +41,9 @@ export class ResolveStep implements ToolStep {
     invocation.tool = tool;
     // One statement: the switch and grant of the version asked for (the latest when that one does not exist), and
     // the grant of the name; then the name-level decision, before anything else is said about versions.
-    const { disabled, granted, grantedName } = await this.gate.read(ctx.principal, tool ?? latest);
+    const target = tool ?? latest;
+    const { disabled, granted, grantedName } =
+      takeGateReading(ctx.admission, target) ?? (await this.gate.read(ctx.principal, target));
     assertAllowed(this.policy.decision(ctx.principal, latest, grantedName), latest.name);
     if (!tool) throw new DomainError('UNKNOWN_TOOL', `Unknown tool: ${call.name}`);
     invocation.granted = granted;

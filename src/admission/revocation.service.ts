@@ -30,10 +30,10 @@ const REVOKED_AMONG: Statement = {
 };
 
 /**
- * The token revocation list, by `jti`. JWT access tokens cannot be revoked at the IdP, so the auth guard asks
- * here on every authenticated request: read from PostgreSQL each time, never cached, so a revocation takes
- * effect on the very next request on every replica. Concurrent requests share a lookup statement
- * (CoalescedLookup): each still gets an answer read after it arrived.
+ * The token revocation list, by `jti`. JWT access tokens cannot be revoked at the IdP, so admission asks here on
+ * every authenticated request (a `tools/call` in one statement with its gate, ToolGate): read from PostgreSQL each
+ * time, never cached, so a revocation takes effect on the very next request on every replica. Concurrent requests
+ * share a lookup statement (CoalescedLookup): each still gets an answer read after it arrived.
  *
  * An entry is needed only while its token could still be accepted: each revocation first deletes the entries whose
  * `expiresAt` passed more than the clock leeway (AUTH_CLOCK_TOLERANCE_SEC) plus a margin ago, so the list holds

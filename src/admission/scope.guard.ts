@@ -3,17 +3,18 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import { READ_SCOPES, SAFE_METHODS } from '../auth/admin-scopes.decorator.js';
+import { AuthChallenges } from '../auth/challenge.js';
+import { isPublic } from '../auth/public.decorator.js';
+import { REQUIRED_SCOPES } from '../auth/require-scopes.decorator.js';
+import { isScopeToken } from '../auth/scopes.js';
+import { AuthFailures } from '../common/auth-failures.js';
 import { principalOf, type Principal } from '../common/principal.js';
-import { requestViewOf } from '../common/request-view.js';
-import { READ_SCOPES, SAFE_METHODS } from './admin-scopes.decorator.js';
-import { AuthChallenges } from './challenge.js';
-import { isPublic } from './public.decorator.js';
-import { REQUIRED_SCOPES } from './require-scopes.decorator.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import { toolCallNames, toolScope } from './scopes.js';
+import { requestViewOf, type RequestView } from '../common/request-view.js';
+import { toolScope } from '../common/scopes.js';
 
 /**
- * Scopes, a global guard after authentication (so the order is Origin 403 → 401 → scope 403):
+ * Scopes, a global guard after authentication and admission (so the order is Origin 403 → 401 → scope 403):
  * - routes marked `@RequireScopes(...)` need every listed scope (on GET/HEAD, one `@ReadableWith` scope will do);
  * - `POST /mcp` carrying `tools/call` of tool X needs `tool:X`, read from the request view (RequestViewGuard has
  *   checked a 2026-07-28 request's `Mcp-Name` against it already), so the 403 challenge goes out before the MCP
@@ -28,7 +29,7 @@ export class ScopeGuard implements CanActivate {
     private readonly challenges: AuthChallenges,
     private readonly audit: AuditRecorder,
     private readonly logger: PinoLogger,
-    private readonly metrics: MetricsService,
+    private readonly metrics: AuthFailures,
   ) {
     this.logger.setContext('auth');
   }
@@ -85,4 +86,18 @@ export class ScopeGuard implements CanActivate {
       }
     }
   }
+}
+
+/**
+ * Names of the tools a POST /mcp calls with `tools/call` (a batch may call several). Names that cannot be a
+ * scope (characters a scope may not contain) are left out: no tool can have such a name (the registry refuses
+ * it), so the MCP layer answers them as unknown tools.
+ */
+export function toolCallNames(view: RequestView | undefined): string[] {
+  const names = new Set<string>();
+  for (const message of view?.messages ?? (view ? [view] : [])) {
+    const name = message.method === 'tools/call' ? message.name : undefined;
+    if (name !== undefined && isScopeToken(toolScope(name))) names.add(name);
+  }
+  return [...names];
 }

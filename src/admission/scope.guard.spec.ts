@@ -2,13 +2,13 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { PinoLogger } from 'nestjs-pino';
 import type { AuditEventInput, AuditRecorder } from '../audit/audit-recorder.js';
+import { AuthError } from '../auth/auth.errors.js';
+import { AuthChallenges } from '../auth/challenge.js';
+import { Public } from '../auth/public.decorator.js';
+import { RequireScopes } from '../auth/require-scopes.decorator.js';
 import { setPrincipal } from '../common/principal.js';
-import { AuthError } from './auth.errors.js';
-import { AuthChallenges } from './challenge.js';
-import { Public } from './public.decorator.js';
-import { RequireScopes } from './require-scopes.decorator.js';
-import type { MetricsService } from '../metrics/metrics.service.js';
-import { ScopeGuard } from './scope.guard.js';
+import { requestViewOf } from '../common/request-view.js';
+import { ScopeGuard, toolCallNames as namesOf } from './scope.guard.js';
 
 const PRM = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp';
 
@@ -88,7 +88,7 @@ describe('ScopeGuard', () => {
       new AuthChallenges(PRM),
       audit as unknown as AuditRecorder,
       logger,
-      metrics as unknown as MetricsService,
+      metrics,
     );
   });
 
@@ -185,5 +185,32 @@ describe('ScopeGuard', () => {
   it('refuses scopes that could not be put in a challenge', () => {
     expect(() => RequireScopes('has space')).toThrow(/invalid scope/);
     expect(() => RequireScopes()).toThrow(/invalid scope/);
+  });
+});
+
+describe('toolCallNames', () => {
+  const call = (name: unknown) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name } });
+  /** The request view of a POST /mcp with this body (each test builds a new request: no memo shared). */
+  const toolCallNames = (body: unknown) =>
+    namesOf(requestViewOf({ method: 'POST', routeOptions: { url: '/mcp' }, headers: {}, body } as never));
+
+  it('finds the tool of a tools/call and ignores other methods', () => {
+    expect(toolCallNames(call('echo'))).toEqual(['echo']);
+    expect(toolCallNames({ jsonrpc: '2.0', id: 1, method: 'tools/list' })).toEqual([]);
+    expect(toolCallNames({ jsonrpc: '2.0', method: 'notifications/initialized' })).toEqual([]);
+  });
+
+  it('finds every tool of a batch, once each', () => {
+    expect(toolCallNames([call('a'), call('b'), call('a'), { method: 'ping' }])).toEqual(['a', 'b']);
+  });
+
+  it('leaves out what cannot name a tool (the MCP layer rejects those)', () => {
+    expect(toolCallNames(call(42))).toEqual([]);
+    expect(toolCallNames(call('has space'))).toEqual([]);
+    expect(toolCallNames(call('quo"te'))).toEqual([]);
+    expect(toolCallNames({ method: 'tools/call' })).toEqual([]);
+    expect(toolCallNames(undefined)).toEqual([]);
+    expect(namesOf(undefined)).toEqual([]); // not a POST /mcp
+    expect(toolCallNames('tools/call')).toEqual([]);
   });
 });

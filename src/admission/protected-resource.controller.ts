@@ -1,11 +1,12 @@
 import { Controller, Delete, Get, Options, Patch, Post, Put, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Public } from '../auth/public.decorator.js';
+import { ADMIN_READ_SCOPE, ADMIN_SCOPE } from '../auth/scopes.js';
+import { toolScope } from '../common/scopes.js';
 import { AppConfig } from '../config/app-config.js';
 import { PromptRegistry } from '../tools/prompt-registry.service.js';
 import { ResourceRegistry } from '../tools/resource-registry.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
-import { Public } from './public.decorator.js';
-import { ADMIN_READ_SCOPE, ADMIN_SCOPE, toolScope } from './scopes.js';
 
 const PATHS = ['oauth-protected-resource', 'oauth-protected-resource/mcp'];
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -19,8 +20,9 @@ export interface ProtectedResourceMetadata {
 }
 
 /**
- * RFC 9728 Protected Resource Metadata, how MCP clients find the authorization server. Public, readable from any
- * origin (it holds nothing secret), GET only (RFC 9728 §3.1; other methods get 405).
+ * RFC 9728 Protected Resource Metadata, how MCP clients find the authorization server and the scopes admission
+ * asks for (one per tool, resource and prompt). Public, readable from any origin (it holds nothing secret), GET
+ * only (RFC 9728 §3.1; other methods get 405).
  * - `/.well-known/oauth-protected-resource/mcp`: the document for the MCP endpoint `$PUBLIC_URL/mcp` (path
  *   insertion, RFC 9728 §3.1). 401 challenges point here.
  * - `/.well-known/oauth-protected-resource`: the root form for clients that ignore the challenge. RFC 9728 §3.3

@@ -2,11 +2,10 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { PinoLogger } from 'nestjs-pino';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
+import { AdminScopes, ReadableWith } from '../auth/admin-scopes.decorator.js';
+import { AuthError } from '../auth/auth.errors.js';
+import { AuthChallenges } from '../auth/challenge.js';
 import { setPrincipal } from '../common/principal.js';
-import type { MetricsService } from '../metrics/metrics.service.js';
-import { AdminScopes, ReadableWith } from './admin-scopes.decorator.js';
-import { AuthError } from './auth.errors.js';
-import { AuthChallenges } from './challenge.js';
 import { ScopeGuard } from './scope.guard.js';
 
 @AdminScopes()
@@ -21,7 +20,7 @@ describe('@AdminScopes (ScopeGuard)', () => {
     new AuthChallenges('https://mcp.example.com/.well-known/oauth-protected-resource/mcp'),
     {} as AuditRecorder,
     { setContext: () => {} } as unknown as PinoLogger,
-    { authFailure: () => {} } as unknown as MetricsService,
+    { authFailure: () => {} },
   );
   const allows = async (method: string, scopes: string[]) => {
     const req = { method, routeOptions: { url: '/admin/grants' }, headers: {} };
