@@ -8,9 +8,9 @@ import { isLogged } from './common/logging/request-logged.js';
 import { outageLog } from './common/logging/outage-log.js';
 import { AppModule } from './app.module.js';
 import { BearerAuthHook } from './auth/bearer-auth.hook.js';
-import { DomainError } from './common/domain-error.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, errorBody } from './common/http-exception.filter.js';
 import { OriginGuard } from './common/origin.guard.js';
+import { installJsonBodyParser } from './common/request-view.js';
 import { Lifecycle } from './health/lifecycle.service.js';
 import { type AppConfig } from './config/app-config.js';
 
@@ -63,15 +63,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     const sweep = setInterval(() => server.closeIdleConnections(), 100).unref();
     server.once('close', () => clearInterval(sweep));
   });
-  // Our own JSON parser so that a malformed body is a JSON-RPC parse error (-32700), not a generic 400.
-  fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch {
-      done(new DomainError('PARSE_ERROR', 'Body is not valid JSON'), undefined);
-    }
-  });
+  installJsonBodyParser(fastify);
   const originGuard = new OriginGuard(config);
   fastify
     // On the raw response so that hijacked replies (the MCP transport writes its own) carry it too.

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/app-config.js';
-import { AdminApiError, AdminClient, CliUsageError } from './admin-client.js';
+import { AdminApiError, AdminClient, CliUsageError } from '../cli/admin-client.js';
 
 export const ADMIN_USAGE = `usage: npm run admin -- <command> [options] [--table]
   grants create --agent <id> --tool <name> [--version <v>] [--expires <ISO time>]

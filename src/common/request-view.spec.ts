@@ -11,6 +11,7 @@ import {
   ProtocolRequestError,
   checkModernRequest,
   requestViewOf,
+  sdkMessageOf,
 } from './request-view.js';
 
 const V = '2026-07-28';
@@ -108,6 +109,33 @@ describe('requestViewOf', () => {
     const list = view('tools/list', { name: 'x', uri: 'y' });
     expect(list).not.toHaveProperty('name');
     expect(list).not.toHaveProperty('uri');
+  });
+
+  it("carries initialize's params and a listen's resource subscriptions (strings only)", () => {
+    const params = {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: 'c', version: '1' },
+    };
+    const init = requestViewOf(fakeRequest({ jsonrpc: '2.0', id: 1, method: 'initialize', params }));
+    expect(init?.initialize).toEqual(params);
+    const invalid = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1 } };
+    expect(requestViewOf(fakeRequest(invalid))).not.toHaveProperty('initialize');
+    const listen = (notifications: unknown) =>
+      requestViewOf(
+        fakeRequest({ jsonrpc: '2.0', id: 2, method: 'subscriptions/listen', params: { notifications } }),
+      )?.resourceSubscriptions;
+    expect(listen({ resourceSubscriptions: ['file:///a', 7, 'file:///b'] })).toEqual([
+      'file:///a',
+      'file:///b',
+    ]);
+    expect(listen(undefined)).toEqual([]);
+  });
+
+  it('hands the SDK transports the body as parsed, for POST /mcp only', () => {
+    const body = [call('a'), call('b')];
+    expect(sdkMessageOf(fakeRequest(body))).toBe(body);
+    expect(sdkMessageOf(fakeRequest(body, {}, 'GET'))).toBeUndefined();
   });
 
   it('views each message of a batch on its own', () => {

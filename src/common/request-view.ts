@@ -4,11 +4,13 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   UnsupportedProtocolVersionError,
   classifyInboundRequest,
+  isInitializeRequest,
   isJSONRPCNotification,
   isJSONRPCRequest,
   type InboundClassificationOutcome,
+  type InitializeRequest,
 } from '@modelcontextprotocol/server';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { DomainError } from './domain-error.js';
 import { isMcpRoute } from './mcp-route.js';
@@ -22,7 +24,10 @@ import {
 
 export type Era = 'modern' | 'legacy';
 
-/** One POST /mcp as every guard, the controller and the dispatcher read it: the body is inspected here only. */
+/**
+ * One POST /mcp as every guard, the controller and the dispatcher read it. This module is the only one that parses
+ * or reads a request body (ESLint `local/request-body-only-in-request-view`, docs/architecture.md).
+ */
 export interface RequestView {
   /** As the SDK's `isLegacyRequest` decides it: `modern` also for what only the modern path answers (rejections). */
   era: Era;
@@ -45,6 +50,10 @@ export interface RequestView {
   clientCapabilities?: Record<string, unknown>;
   /** Legacy session id header, when present and a single string. */
   sessionId?: string;
+  /** A valid `initialize` request's params: what its 2025 session is opened with. */
+  initialize?: InitializeRequest['params'];
+  /** `subscriptions/listen`: the resource URIs it subscribes to (the feed checks access for these only). */
+  resourceSubscriptions?: string[];
   /** A batch's messages, each viewed on its own (legacy era; never batches themselves). */
   messages?: RequestView[];
 }
@@ -76,6 +85,8 @@ interface StandardHeaders {
 
 /** What a view was built from, kept for the header checks (which run later, after authentication). */
 interface Parsed {
+  /** The parsed JSON body as sent. */
+  body: unknown;
   view: RequestView;
   outcome: InboundClassificationOutcome;
   headers: StandardHeaders;
@@ -90,6 +101,29 @@ const parsed = new WeakMap<object, Parsed>();
  */
 export function requestViewOf(req: FastifyRequest): RequestView | undefined {
   return parsedOf(req)?.view;
+}
+
+/**
+ * The parsed body of a POST /mcp (undefined for anything else), to hand unchanged to the SDK transports, which
+ * validate it themselves. What this server decides about a request, it decides on the view.
+ */
+export function sdkMessageOf(req: FastifyRequest): unknown {
+  return parsedOf(req)?.body;
+}
+
+/**
+ * Our JSON body parser for every route, in place of Fastify's: a malformed body is a JSON-RPC parse error
+ * (-32700), not a generic 400.
+ */
+export function installJsonBodyParser(fastify: FastifyInstance): void {
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string));
+    } catch {
+      done(new DomainError('PARSE_ERROR', 'Body is not valid JSON'), undefined);
+    }
+  });
 }
 
 function parsedOf(req: FastifyRequest): Parsed | undefined {
@@ -113,7 +147,7 @@ function parse(body: unknown, headers: StandardHeaders, sessionHeader: unknown):
   if (Array.isArray(body)) {
     const messages = body.map((message: unknown) => viewOf(message, 'legacy', kindOf(message), headers));
     const kind = outcome.kind === 'reject' ? 'invalid' : 'request';
-    return { view: { era, batch: true, kind, messages }, outcome, headers };
+    return { body, view: { era, batch: true, kind, messages }, outcome, headers };
   }
   const kind =
     outcome.kind === 'reject' && outcome.rung === 'jsonrpc-shape'
@@ -123,7 +157,7 @@ function parse(body: unknown, headers: StandardHeaders, sessionHeader: unknown):
         : kindOf(body);
   const view = viewOf(body, era, kind, headers);
   if (era === 'legacy' && typeof sessionHeader === 'string') view.sessionId = sessionHeader;
-  return { view, outcome, headers, params: paramsOf(body) };
+  return { body, view, outcome, headers, params: paramsOf(body) };
 }
 
 /**
@@ -172,6 +206,8 @@ function viewOf(
     view.name = params.name;
   if (typeof params?.uri === 'string' && URI_METHODS.has(method as string)) view.uri = params.uri;
   if (meta) view.meta = meta;
+  if (method === 'initialize' && isInitializeRequest(message)) view.initialize = message.params;
+  if (method === 'subscriptions/listen') view.resourceSubscriptions = resourceSubscriptionsOf(params);
   const progressToken = meta?.progressToken;
   if (typeof progressToken === 'string' || typeof progressToken === 'number')
     view.progressToken = progressToken;
@@ -300,6 +336,12 @@ function unsupported(
     supported: [...supported],
     requested: requested ?? 'unknown',
   });
+}
+
+function resourceSubscriptionsOf(params: Record<string, unknown> | undefined): string[] {
+  const notifications = params?.notifications;
+  const uris = isObject(notifications) ? notifications.resourceSubscriptions : undefined;
+  return Array.isArray(uris) ? uris.filter((uri): uri is string => typeof uri === 'string') : [];
 }
 
 function paramsOf(message: unknown): Record<string, unknown> | undefined {

@@ -1,22 +1,17 @@
 import { Controller, Delete, Get, OnApplicationShutdown, Post, Req, Res } from '@nestjs/common';
 import { NodeStreamableHTTPServerTransport as StreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import {
-  createMcpHandler,
-  isInitializeRequest,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  type AuthInfo,
-} from '@modelcontextprotocol/server';
+import { createMcpHandler, SUPPORTED_PROTOCOL_VERSIONS, type AuthInfo } from '@modelcontextprotocol/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { MCP_ROUTE } from '../common/mcp-route.js';
 import { principalOf } from '../common/principal.js';
-import { requestViewOf, type RequestView } from '../common/request-view.js';
+import { requestViewOf, sdkMessageOf, type RequestView } from '../common/request-view.js';
 import { ChangeFeed } from '../tools/change-feed.service.js';
 import { McpServerFactory } from './mcp-server.factory.js';
-import { authInfoFor } from './request-identity.js';
+import { authInfoOf } from './request-identity.js';
 import { SessionRegistry, type ResolvedSession } from './session-registry.service.js';
 import { SharedServer } from './shared-server.service.js';
 
@@ -81,7 +76,7 @@ export class McpController implements OnApplicationShutdown {
     const view = requestViewOf(req)!;
     if (view.era === 'modern' || era === 'modern') {
       if (era === 'legacy') return refuseModern(reply, view.id);
-      if (view.method === 'subscriptions/listen') return this.listen(req, reply);
+      if (view.method === 'subscriptions/listen') return this.listen(req, reply, view);
       const streaming = view.progressToken !== undefined;
       return this.handleModern(streaming ? this.serveModernStreaming : this.serveModern, req, reply);
     }
@@ -89,15 +84,15 @@ export class McpController implements OnApplicationShutdown {
     const session = await this.resolveSession(req);
     if (session?.live) return this.handle(session.live.transport, req, reply);
     if (session) return this.handlePerRequest(req, reply);
-    if (view.method === 'initialize' && isInitializeRequest(req.body)) {
-      const { protocolVersion, clientInfo } = req.body.params;
+    if (view.initialize) {
+      const { protocolVersion, clientInfo } = view.initialize;
       return this.handle(
         await this.sessions.open(principalOf(req), { protocolVersion, clientInfo }),
         req,
         reply,
       );
     }
-    if (this.shared.accepts(req, view)) return this.shared.serve(req, reply, { authInfo: authOf(req) });
+    if (this.shared.accepts(req, view)) return this.shared.serve(req, reply, { authInfo: authInfoOf(req) });
     return this.handlePerRequest(req, reply);
   }
 
@@ -126,11 +121,11 @@ export class McpController implements OnApplicationShutdown {
    * `subscriptions/listen`: the SDK fixes a handler's event bus when it creates it, so each stream gets a handler
    * whose bus is this agent's view of the cross-replica ChangeFeed (only what the agent may see).
    */
-  private async listen(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  private async listen(req: FastifyRequest, reply: FastifyReply, view: RequestView): Promise<void> {
     const listen = createMcpHandler(() => this.factory.create(), {
       legacy: 'reject',
       keepAliveMs: this.config.mcp.sseHeartbeatMs,
-      bus: this.changes.agentBus(principalOf(req), watchedUris(req.body)),
+      bus: this.changes.agentBus(principalOf(req), view.resourceSubscriptions ?? []),
     });
     this.listens.add(listen);
     reply.raw.once('close', () => {
@@ -142,9 +137,9 @@ export class McpController implements OnApplicationShutdown {
 
   private async handleModern(serve: NodeHandler, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const raw = req.raw as IncomingMessage & { auth?: AuthInfo };
-    raw.auth = authOf(req);
+    raw.auth = authInfoOf(req);
     reply.hijack();
-    await serve(raw, reply.raw, req.body);
+    await serve(raw, reply.raw, sdkMessageOf(req));
   }
 
   private async handlePerRequest(req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -187,18 +182,11 @@ export class McpController implements OnApplicationShutdown {
 
   private async handle(transport: StreamableHTTPServerTransport, req: FastifyRequest, reply: FastifyReply) {
     const raw = req.raw as IncomingMessage & { auth?: AuthInfo };
-    raw.auth = authOf(req);
+    raw.auth = authInfoOf(req);
     reply.hijack();
     honourConnectionClose(req, reply);
-    await transport.handleRequest(raw, reply.raw, req.body);
+    await transport.handleRequest(raw, reply.raw, sdkMessageOf(req));
   }
-}
-
-/** The resource URIs a listen request subscribes to (the feed skips access checks for any other URI). */
-function watchedUris(body: unknown): string[] {
-  const uris = (body as { params?: { notifications?: { resourceSubscriptions?: unknown } } } | null)?.params
-    ?.notifications?.resourceSubscriptions;
-  return Array.isArray(uris) ? uris.filter((uri): uri is string => typeof uri === 'string') : [];
 }
 
 /**
@@ -209,16 +197,6 @@ function honourConnectionClose(req: FastifyRequest, reply: FastifyReply): void {
   if (!/(^|,)\s*close\s*(,|$)/i.test(req.headers.connection ?? '')) return;
   const socket = req.raw.socket; // the response lets go of it when it finishes
   reply.raw.once('finish', () => socket.end());
-}
-
-/** Who is calling, as the SDK hands it to handlers (`ctx.http.authInfo`). */
-function authOf(req: FastifyRequest): AuthInfo {
-  return authInfoFor({
-    principal: principalOf(req),
-    requestId: String(req.id),
-    remoteAddr: req.ip,
-    userAgent: req.headers['user-agent'],
-  });
 }
 
 /** A batch under a protocol version without batches: -32600 before the SDK (which accepts any batch) sees it. */

@@ -9,7 +9,7 @@ import {
   type Transport,
 } from '@modelcontextprotocol/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RequestView } from '../common/request-view.js';
+import { sdkMessageOf, type RequestView } from '../common/request-view.js';
 import { McpServerFactory } from './mcp-server.factory.js';
 
 /** JSON-RPC code of a call cut short by the server closing (v1's ErrorCode.ConnectionClosed; v2 has no number). */
@@ -63,7 +63,7 @@ export class SharedServer implements OnModuleInit, OnApplicationShutdown {
   /** Answers an accepted request with JSON; a client that goes away cancels the call (its `ctx.signal`). */
   async serve(req: FastifyRequest, reply: FastifyReply, extra: MessageExtraInfo): Promise<void> {
     reply.hijack();
-    const { answer, cancel } = this.transport.dispatch(req.body as JSONRPCRequest, extra);
+    const { answer, cancel } = this.transport.dispatch(sdkMessageOf(req) as JSONRPCRequest, extra);
     reply.raw.once('close', cancel);
     const message = await answer;
     if (!message || reply.raw.destroyed) return;

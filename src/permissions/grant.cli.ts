@@ -4,11 +4,12 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AdminAudit } from '../audit/admin-action.js';
 import { AuditModule } from '../audit/audit.module.js';
+import { AdminApiError, AdminClient, CLI_AGENT, CliUsageError } from '../cli/admin-client.js';
 import { LoggerModule } from '../common/logging/logger.module.js';
-import { AdminApiError, AdminClient, CLI_AGENT, CliUsageError } from '../admin/admin-client.js';
 import { AppConfig, ConfigError, loadConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
 import { DatabaseModule } from '../database/database.module.js';
+import { persistence } from '../persistence.js';
 import { PermissionsModule } from './permissions.module.js';
 import { PermissionsService } from './permissions.service.js';
 
@@ -97,7 +98,13 @@ async function viaAdminApi(client: AdminClient, args: GrantArgs): Promise<void> 
 /** The service is not running: open its database (DATABASE_URL, or the embedded one in DATA_DIR). */
 async function direct(config: AppConfig, values: GrantArgs, adminUrl: string): Promise<void> {
   @Module({
-    imports: [ConfigModule.forRoot(config), LoggerModule, DatabaseModule, PermissionsModule, AuditModule],
+    imports: [
+      ConfigModule.forRoot(config),
+      LoggerModule,
+      DatabaseModule.forRoot(persistence),
+      PermissionsModule,
+      AuditModule,
+    ],
   })
   class GrantCliModule {}
   const app = await NestFactory.createApplicationContext(GrantCliModule, {

@@ -9,8 +9,8 @@ import { principalOf } from '../common/principal.js';
 import { requestViewOf } from '../common/request-view.js';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { RATE_LIMIT_STORAGE } from '../resilience/resilience.constants.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
-import { RATE_LIMIT_STORAGE } from './resilience.constants.js';
 
 /** The limits. */
 export const AGENT_LIMIT = 'agent';

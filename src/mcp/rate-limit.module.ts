@@ -1,11 +1,11 @@
 import { Module, OnApplicationShutdown, Inject } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import { MemoryThrottlerStorage } from '../resilience/memory-throttler.storage.js';
+import { RedisConnection } from '../resilience/redis-connection.js';
+import { RedisThrottlerStorage } from '../resilience/redis-throttler.storage.js';
+import { RATE_LIMIT_STORAGE } from '../resilience/resilience.constants.js';
 import { ToolsModule } from '../tools/tools.module.js';
-import { MemoryThrottlerStorage } from './memory-throttler.storage.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
-import { RedisConnection } from './redis-connection.js';
-import { RedisThrottlerStorage } from './redis-throttler.storage.js';
-import { RATE_LIMIT_STORAGE } from './resilience.constants.js';
 
 /**
  * Rate limits. The guard is exported for the composition root, which registers it as a global guard after
