@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
+import { auditCallerOf, auditEvent } from '../audit/audit-event.builder.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { READ_SCOPES, SAFE_METHODS } from '../auth/admin-scopes.decorator.js';
 import { AuthChallenges } from '../auth/challenge.js';
@@ -9,7 +10,7 @@ import { isPublic } from '../auth/public.decorator.js';
 import { REQUIRED_SCOPES } from '../auth/require-scopes.decorator.js';
 import { isScopeToken } from '../auth/scopes.js';
 import { AuthFailures } from '../common/auth-failures.js';
-import { principalOf, type Principal } from '../common/principal.js';
+import { principalOf } from '../common/principal.js';
 import { requestViewOf, type RequestView } from '../common/request-view.js';
 import { toolScope } from '../common/scopes.js';
 
@@ -55,32 +56,28 @@ export class ScopeGuard implements CanActivate {
     const tools = toolCallNames(requestViewOf(req));
     const denied = tools.filter((name) => !principal.scopes.has(toolScope(name)));
     if (denied.length) {
-      await this.recordDenials(req, principal, denied);
+      await this.recordDenials(req, denied);
       this.metrics.authFailure('insufficient_scope');
       throw this.challenges.insufficientScope(tools.map(toolScope));
     }
     return true;
   }
 
-  private async recordDenials(req: FastifyRequest, principal: Principal, tools: string[]): Promise<void> {
-    const userAgent = req.headers['user-agent'];
+  private async recordDenials(req: FastifyRequest, tools: string[]): Promise<void> {
+    const caller = auditCallerOf(req);
     for (const toolName of tools) {
       try {
-        await this.audit.record({
-          kind: 'denied',
-          outcome: 'denied_scope',
-          agentId: principal.agentId,
-          clientId: principal.clientId,
-          requestId: String(req.id),
-          toolName,
-          errorCode: 'INSUFFICIENT_SCOPE',
-          remoteAddr: req.ip,
-          userAgent,
-        });
+        await this.audit.record(
+          auditEvent('denied', caller, {
+            name: toolName,
+            outcome: 'denied_scope',
+            errorCode: 'INSUFFICIENT_SCOPE',
+          }),
+        );
       } catch (error) {
         // The call is denied either way; a lost audit row must be loud.
         this.logger.error(
-          { err: error, requestId: String(req.id), tool: toolName },
+          { err: error, requestId: caller.requestId, tool: toolName },
           'cannot audit a scope denial',
         );
       }

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { ProtocolError, Server, type Tool } from '@modelcontextprotocol/server';
+import { Server, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { PinoLogger } from 'nestjs-pino';
-import { isProtocolError, jsonRpcCodeOf } from '../tools/tool-errors.js';
 import { ToolInvoker } from '../tools/tool-invoker.service.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 import { clientChannel, LogLevelState } from '../tools/client-channel.js';
@@ -47,42 +46,32 @@ export class McpServerFactory {
       return { tools: callable.map((tool) => this.toolDescriptors().get(`${tool.name}@${tool.version}`)!) };
     });
 
-    server.setRequestHandler('tools/call', async (request, ctx) => {
+    server.setRequestHandler('tools/call', (request, ctx) => {
       const { principal, admission, requestId, remoteAddr, userAgent } = identityOf(ctx);
       const { name, arguments: args, _meta } = request.params;
       const requestState = ctx.mcpReq.requestState<string>();
-      try {
-        const result = await this.invoker.invoke(
-          {
-            name,
-            arguments: args,
-            meta: _meta,
-            ...(ctx.mcpReq.inputResponses && { inputResponses: ctx.mcpReq.inputResponses }),
-            ...(typeof requestState === 'string' && { requestState }),
-          },
-          {
-            principal,
-            admission,
-            requestId,
-            sessionId: ctx.sessionId,
-            remoteAddr,
-            userAgent,
-            signal: ctx.mcpReq.signal,
-            ...clientOf(server, ctx),
-            logger: this.logger.logger.child({ requestId, agentId: principal.agentId, tool: name }),
-            ...clientChannel(server, ctx, logLevel),
-          },
-        );
-        return result;
-      } catch (error) {
-        if (isProtocolError(error)) {
-          throw new ProtocolError(jsonRpcCodeOf(error), error.message, {
-            code: error.code,
-            ...error.details,
-          });
-        }
-        throw error;
-      }
+      // Errors are answered by the pipeline (mcpErrorAnswer): a tool result, or a thrown JSON-RPC error.
+      return this.invoker.invoke(
+        {
+          name,
+          arguments: args,
+          meta: _meta,
+          ...(ctx.mcpReq.inputResponses && { inputResponses: ctx.mcpReq.inputResponses }),
+          ...(typeof requestState === 'string' && { requestState }),
+        },
+        {
+          principal,
+          admission,
+          requestId,
+          sessionId: ctx.sessionId,
+          remoteAddr,
+          userAgent,
+          signal: ctx.mcpReq.signal,
+          ...clientOf(server, ctx),
+          logger: this.logger.logger.child({ requestId, agentId: principal.agentId, tool: name }),
+          ...clientChannel(server, ctx, logLevel),
+        },
+      );
     });
     return server;
   }

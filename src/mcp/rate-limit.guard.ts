@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@ne
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
+import { auditCallerOf, auditEvent } from '../audit/audit-event.builder.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { DomainError } from '../common/domain-error.js';
 import type { WithHeaders } from '../common/http-exception.filter.js';
@@ -54,8 +55,8 @@ export class ConcurrencyLimitedError extends DomainError implements WithHeaders 
 
 /**
  * Rate limits of `tools/call` on `POST /mcp`, keyed on the authenticated agent (never on a client-chosen
- * header): per agent (RATE_LIMIT_AGENT_PER_MINUTE, all tools together, and `resources/read` and `prompts/get`
- * too) and per agent × tool
+ * header): per agent (RATE_LIMIT_AGENT_PER_MINUTE, all tools together, and `resources/read`, `prompts/get` and
+ * `completion/complete` too) and per agent × tool
  * (`@Tool({ rateLimit: { perMinute } })`, else RATE_LIMIT_TOOL_PER_MINUTE, else none). The tool is read from the
  * request view (a 2026-07-28 request's headers already checked against it); every version of a tool shares its
  * limit. A global guard after
@@ -144,21 +145,16 @@ export class RateLimitGuard implements CanActivate {
 
   /** A refusal's audit row (`denied` / `rate_limited`) and metric. */
   private async denied(req: FastifyRequest, limit: string, tool: string, detail: Record<string, unknown>) {
-    const principal = principalOf(req);
     this.metrics?.rateLimited(limit);
     await this.audit
-      .record({
-        kind: 'denied',
-        outcome: 'rate_limited',
-        errorCode: 'RATE_LIMITED',
-        agentId: principal.agentId,
-        clientId: principal.clientId,
-        requestId: String(req.id),
-        toolName: tool,
-        remoteAddr: req.ip,
-        userAgent: req.headers['user-agent'],
-        detail,
-      })
+      .record(
+        auditEvent('denied', auditCallerOf(req), {
+          name: tool,
+          outcome: 'rate_limited',
+          errorCode: 'RATE_LIMITED',
+          detail,
+        }),
+      )
       .catch((err: unknown) => this.logger.error({ err }, 'could not audit a rate-limited call'));
   }
 
@@ -195,9 +191,12 @@ export class RateLimitGuard implements CanActivate {
   }
 }
 
-/** A call the limits count: a tool (both limits), or a resource read / prompt get (the per-agent limit only). */
+/**
+ * A call the limits count: a tool (both limits), or a resource read / prompt get / completion (the per-agent
+ * limit only): every operation the pipeline runs.
+ */
 export interface LimitedCall {
-  /** The tool name; `resource:<uri>` or `prompt:<name>` otherwise (as audited when refused). */
+  /** The tool name; `resource:<uri>`, `prompt:<name>` or `completion/complete` otherwise (as audited when refused). */
   name: string;
   tool: boolean;
 }
@@ -209,6 +208,7 @@ export function limitedCallsOf(req: FastifyRequest): LimitedCall[] {
     if (method === 'tools/call' && name !== undefined) return [{ name, tool: true }];
     if (method === 'resources/read' && uri !== undefined) return [{ name: `resource:${uri}`, tool: false }];
     if (method === 'prompts/get' && name !== undefined) return [{ name: `prompt:${name}`, tool: false }];
+    if (method === 'completion/complete') return [{ name: method, tool: false }];
     return [];
   });
 }

@@ -1,5 +1,6 @@
-import { isInputRequiredResult } from '@modelcontextprotocol/server';
+import { isInputRequiredResult, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { DomainError, type ErrorCode } from '../common/domain-error.js';
+import type { OperationKind } from './tool-pipeline.js';
 import type { ToolResult } from './tool.types.js';
 
 /** `_meta` key that carries the stable error code of a failed tool result. */
@@ -54,6 +55,39 @@ export function isProtocolError(error: unknown): error is DomainError {
 
 export function jsonRpcCodeOf(error: DomainError): number {
   return PROTOCOL_ERRORS[error.code] ?? -32603;
+}
+
+/**
+ * Codes that a tool call answers as its result but a resource read, prompt get or completion (which have no
+ * result to carry an error) as these JSON-RPC errors; any other code is -32603 there.
+ */
+const FEATURE_PROTOCOL_ERRORS: Partial<Record<ErrorCode, number>> = {
+  // An unknown resource URI: -32602 on every revision (2026-07-28 made it a MUST; was -32002). Also prompts.
+  NOT_FOUND: ProtocolErrorCode.InvalidParams,
+  INVALID_ARGUMENTS: ProtocolErrorCode.InvalidParams,
+  // A client that cannot answer a request for input.
+  CLIENT_UNSUPPORTED: ProtocolErrorCode.InvalidRequest,
+};
+
+/**
+ * The one MCP answer to an operation that failed. A tool call answers its error as a tool result
+ * (`isError: true`) unless it is a protocol error; every other kind, and protocol errors, leave as the SDK's
+ * JSON-RPC error (thrown): the domain code in `data.code` with the details; anything not a DomainError is a
+ * generic internal error (details go to the log only).
+ */
+export function mcpErrorAnswer(kind: OperationKind, error: unknown): ToolResult {
+  if (kind === 'tool' && !isProtocolError(error)) return toolErrorResult(error);
+  throw protocolErrorOf(error);
+}
+
+/** An error as the SDK's JSON-RPC error (see `mcpErrorAnswer`). */
+export function protocolErrorOf(error: unknown): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  if (!(error instanceof DomainError))
+    return new ProtocolError(ProtocolErrorCode.InternalError, 'Internal error');
+  const code =
+    PROTOCOL_ERRORS[error.code] ?? FEATURE_PROTOCOL_ERRORS[error.code] ?? ProtocolErrorCode.InternalError;
+  return new ProtocolError(code, error.message, { code: error.code, ...error.details });
 }
 
 /**
@@ -126,10 +160,15 @@ export async function settle<T>(
 }
 
 /**
- * The one mapping from how a call ended (a result, or an error thrown through the pipeline) to its outcome and
- * error code. A non-domain error is reported to the caller as TOOL_FAILED (see `toolErrorResult`).
+ * The one mapping from how an operation ended (a result, or an error thrown through the pipeline) to its outcome
+ * and error code: the code its answer carries (`mcpErrorAnswer`). A non-domain error is TOOL_FAILED for a tool
+ * (see `toolErrorResult`) and INTERNAL_ERROR for any other kind; a JSON-RPC error a resource or prompt handler
+ * threw itself has its code in `data.code`.
  */
-export function callOutcome(ending: Ending<ToolResult>): {
+export function callOutcome(
+  ending: Ending<ToolResult>,
+  kind: OperationKind = 'tool',
+): {
   outcome: CallOutcome;
   errorCode?: string;
 } {
@@ -138,12 +177,20 @@ export function callOutcome(ending: Ending<ToolResult>): {
       ? errorCodeOf(ending.result)
       : ending.error instanceof DomainError
         ? ending.error.code
-        : undefined;
-  if ('error' in ending && code === undefined) return { outcome: 'error', errorCode: 'TOOL_FAILED' };
+        : kind !== 'tool' && ending.error instanceof ProtocolError
+          ? dataCodeOf(ending.error)
+          : undefined;
+  if ('error' in ending && code === undefined)
+    return { outcome: 'error', errorCode: kind === 'tool' ? 'TOOL_FAILED' : 'INTERNAL_ERROR' };
   // A round that ended asking the client for input (2026-07-28 `InputRequiredResult`): neither done nor failed.
   if ('result' in ending && isInputRequiredResult(ending.result)) return { outcome: 'input_required' };
   if (code === undefined) return { outcome: 'success' };
   return { outcome: outcomeOfCode(code), errorCode: code };
+}
+
+function dataCodeOf(error: ProtocolError): string | undefined {
+  const code = (error.data as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** The audit outcome of an error code (a code no step knows is the tool's own: `tool_error`). */

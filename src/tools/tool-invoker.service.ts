@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ProtocolError } from '@modelcontextprotocol/server';
 import { DomainError } from '../common/domain-error.js';
 import { outageLog } from '../common/logging/outage-log.js';
 import type { Principal } from '../common/principal.js';
@@ -11,32 +12,43 @@ import { BreakerStep } from './steps/breaker.step.js';
 import { IdempotencyStep } from './steps/idempotency.step.js';
 import { InputStep } from './steps/input.step.js';
 import { LoggingStep } from './steps/logging.step.js';
+import { ResolveFeatureStep } from './steps/resolve-feature.step.js';
 import { ResolveStep } from './steps/resolve.step.js';
 import { RetryStep } from './steps/retry.step.js';
 import { TimeoutStep } from './steps/timeout.step.js';
 import { ValidationStep } from './steps/validation.step.js';
-import { isProtocolError, toolErrorResult } from './tool-errors.js';
-import type { ToolInvocation, ToolStep } from './tool-pipeline.js';
+import { mcpErrorAnswer } from './tool-errors.js';
+import {
+  STEPS_OF_KIND,
+  type FeatureOperation,
+  type OperationKind,
+  type StepName,
+  type ToolInvocation,
+  type ToolStep,
+} from './tool-pipeline.js';
 import { ToolRegistry } from './tool-registry.service.js';
 import type { ToolCall, ToolCallContext, ToolContext, ToolDefinition, ToolResult } from './tool.types.js';
 import { NO_CLIENT_CHANNEL } from './client-channel.js';
 import { FIRST_ROUND, inputRequiredAnswer, isInputRequiredAnswer } from './input.js';
 
 /**
- * The one path every `tools/call` takes. The order of `steps` is the policy order; read it top to bottom.
- * Errors thrown by any step become tool results (`isError: true`) except protocol errors, which propagate
- * to the MCP layer as JSON-RPC errors.
+ * The one path every operation takes: `tools/call`, `resources/read`, `prompts/get` and `completion/complete`,
+ * first rounds and input-required continuations alike. The steps of each kind, in policy order, are listed in
+ * one table (`STEPS_OF_KIND`); read it top to bottom. How a failure is answered is decided in one place
+ * (`mcpErrorAnswer`): a tool's error as its result, protocol errors and other kinds' errors as JSON-RPC errors.
  */
 @Injectable()
 export class ToolInvoker {
-  private readonly steps: ToolStep[];
+  private readonly chains: Record<OperationKind, ToolStep[]>;
 
   /*
-   * Policy order (each step wraps the ones after it):
+   * Policy order of a tool call (each step wraps the ones after it):
    *   logging/metrics → audit → resolve (scope + grant of the NAME, then version, kill switch, sunset)
    *   → authorization (scope + grant of the version) → input (a later round's signed state; an input-required
    *   answer out) → validation → idempotency → circuit breaker (attributes
-   *   dependency failures to agents) → timeout (budget of the whole call) → retry (inside the budget) → handler
+   *   dependency failures to agents) → timeout (budget of the whole call) → retry (inside the budget) → handler.
+   * A resource read, prompt get or completion: logging → audit → resolveFeature (NOT_FOUND, then scope + grant
+   * of its key) → input (reads and gets) → handler.
    * Rate limits and the per-agent in-flight cap are enforced before the pipeline, by RateLimitGuard on the HTTP
    * request: a 429 must be an HTTP status, which the SDK transport cannot send once it owns the response.
    */
@@ -44,6 +56,7 @@ export class ToolInvoker {
     logging: LoggingStep,
     audit: AuditStep,
     resolve: ResolveStep,
+    resolveFeature: ResolveFeatureStep,
     authorization: AuthorizationStep,
     input: InputStep,
     validation: ValidationStep,
@@ -56,10 +69,11 @@ export class ToolInvoker {
     private readonly state: StateService,
     private readonly switches: ToolSwitchService,
   ) {
-    this.steps = [
+    const steps: Record<StepName, ToolStep> = {
       logging,
       audit,
       resolve,
+      resolveFeature,
       authorization,
       input,
       validation,
@@ -67,7 +81,8 @@ export class ToolInvoker {
       breaker,
       timeout,
       retry,
-    ];
+    };
+    this.chains = chainsOf(steps);
   }
 
   /**
@@ -80,8 +95,17 @@ export class ToolInvoker {
     return this.policy.callable(principal, await this.switches.filterEnabled(live));
   }
 
-  /** `ctx.state` is added here: the calling agent's state handle, built per call from the principal. */
-  async invoke(call: ToolCall, callContext: ToolCallContext): Promise<ToolResult> {
+  /**
+   * Runs a tool call, or (`feature` given) a resource read, prompt get or completion: `call.name` is then the
+   * feature's grant key (as sent when unknown) and `call.arguments` its parameters. Resolves to the result (other
+   * kinds' results travel typed as a ToolResult), or throws the SDK's JSON-RPC error.
+   * `ctx.state` is added here: the calling agent's state handle, built per call from the principal.
+   */
+  async invoke(
+    call: ToolCall,
+    callContext: ToolCallContext,
+    feature?: FeatureOperation,
+  ): Promise<ToolResult> {
     const { principal, requestId, sessionId } = callContext;
     const state = this.state.forAgent(principal.agentId, {
       requestId,
@@ -96,22 +120,37 @@ export class ToolInvoker {
       input: FIRST_ROUND,
       inputRequired: inputRequiredAnswer,
     };
-    const invocation: ToolInvocation = { call, ctx };
+    const kind = feature?.kind ?? 'tool';
+    const invocation: ToolInvocation = { kind, call, ctx, feature };
+    const steps = this.chains[kind];
     const run = (i: number): Promise<ToolResult> =>
-      i < this.steps.length ? this.steps[i].run(invocation, () => run(i + 1)) : execute(invocation);
+      i < steps.length ? steps[i].run(invocation, () => run(i + 1)) : execute(invocation);
     try {
       return await run(0);
     } catch (error) {
-      if (isProtocolError(error)) throw error;
       // A dependency outage is logged once per cause per interval, not once per call (OutageLog).
-      if (!(error instanceof DomainError))
-        outageLog.report(ctx.logger, error, 'tool failed', { tool: call.name });
-      return toolErrorResult(error);
+      if (!(error instanceof DomainError) && !(error instanceof ProtocolError))
+        outageLog.report(ctx.logger, error, `${kind} failed`, { tool: call.name });
+      return mcpErrorAnswer(kind, error);
     }
   }
 }
 
-async function execute({ tool, input, ctx }: ToolInvocation): Promise<ToolResult> {
+/** Each kind's chain of step instances, in the order of STEPS_OF_KIND. */
+export function chainsOf(steps: Record<StepName, ToolStep>): Record<OperationKind, ToolStep[]> {
+  const chains = {} as Record<OperationKind, ToolStep[]>;
+  for (const [kind, names] of Object.entries(STEPS_OF_KIND))
+    chains[kind as OperationKind] = names.map((name) => steps[name]);
+  return chains;
+}
+
+async function execute(invocation: ToolInvocation): Promise<ToolResult> {
+  const { tool, feature, input, ctx } = invocation;
+  if (feature) {
+    const answer = await feature.run(ctx);
+    // An input-required answer travels up as it is (InputStep); any other value becomes the kind's result.
+    return (isInputRequiredAnswer(answer) ? answer : feature.toResult(answer)) as ToolResult;
+  }
   const value = await tool!.handler(input, ctx);
   // An input-required answer travels up as it is: InputStep turns it into the wire result.
   return isInputRequiredAnswer(value) ? (value as unknown as ToolResult) : toResult(tool!, value);

@@ -10,6 +10,7 @@ import { IdempotencyStep } from './steps/idempotency.step.js';
 import { InputStep } from './steps/input.step.js';
 import { InputRounds } from './input-rounds.js';
 import { LoggingStep } from './steps/logging.step.js';
+import { ResolveFeatureStep } from './steps/resolve-feature.step.js';
 import { ResolveStep } from './steps/resolve.step.js';
 import { RetryStep } from './steps/retry.step.js';
 import { TimeoutStep } from './steps/timeout.step.js';
@@ -36,6 +37,7 @@ import { RequestStateCodec } from './request-state.js';
     LoggingStep,
     AuditStep,
     ResolveStep,
+    ResolveFeatureStep,
     AuthorizationStep,
     InputStep,
     InputRounds,

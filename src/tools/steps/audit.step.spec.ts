@@ -36,7 +36,7 @@ const ctx = {
 } as unknown as ToolContext;
 
 function invocation(args: Record<string, unknown> = { text: 'secret-value' }): ToolInvocation {
-  return { call: { name: 'echo', arguments: args }, ctx, tool };
+  return { kind: 'tool', call: { name: 'echo', arguments: args }, ctx, tool };
 }
 
 const ok: ToolResult = { content: [{ type: 'text', text: '{"text":"secret-value"}' }] };

@@ -54,7 +54,7 @@ function invocation(
     principal: { agentId: 'alice', scopes: new Set<string>() },
     logger,
   } as unknown as ToolContext;
-  return { call: { name: tool.name, arguments: {}, meta }, ctx, tool, input };
+  return { kind: 'tool', call: { name: tool.name, arguments: {}, meta }, ctx, tool, input };
 }
 
 const ok: ToolResult = { content: [{ type: 'text', text: '{"value":1}' }], structuredContent: { value: 1 } };

@@ -6,21 +6,26 @@ import type { StateBinding } from '../request-state.js';
 import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolResult } from '../tool.types.js';
 
+/** The version a resource's or prompt's request state binds (they have none). */
+export const FEATURE_VERSION = '1';
+
 /**
  * A later round's signed state becomes `ctx.input`; a handler's `ctx.inputRequired()` answer becomes the
- * `input_required` result (InputRounds). After authorization: every round is authorised like a first call.
+ * `input_required` result (InputRounds). After authorization: every round is authorised like a first call. The same for
+ * resource reads and prompt gets.
  */
 @Injectable()
 export class InputStep implements ToolStep {
   constructor(private readonly rounds: InputRounds) {}
 
   async run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult> {
-    const { call, ctx, tool } = invocation;
+    const { call, ctx, tool, feature } = invocation;
     const binding: StateBinding = {
       agentId: ctx.principal.agentId,
-      method: 'tools/call',
-      name: tool!.name,
-      version: tool!.version,
+      method: feature?.method ?? 'tools/call',
+      // Resources and prompts have no versions: their request states bind FEATURE_VERSION.
+      name: tool?.name ?? feature!.target!.name,
+      version: tool?.version ?? FEATURE_VERSION,
       argumentsDigest: argumentsDigest(call).sha256,
     };
     const round = this.rounds.begin(binding, call);

@@ -7,7 +7,7 @@ import type { ToolInvocation, ToolStep } from '../tool-pipeline.js';
 import type { ToolResult } from '../tool.types.js';
 
 /**
- * Outermost step, the one place that times a call: one log line with its outcome (ctx.logger carries request
+ * Outermost step, the one place that times a call (of every kind): one log line with its outcome (ctx.logger carries request
  * id, agent and tool), the tool-call metrics, and (tracing on) a span around the rest of the pipeline.
  */
 @Injectable()
@@ -27,12 +27,13 @@ export class LoggingStep implements ToolStep {
     });
     const finish = (ending: { result: ToolResult } | { error: unknown }) => {
       const seconds = (performance.now() - started) / 1000;
-      const { outcome, errorCode } = callOutcome(ending);
+      const { outcome, errorCode } = callOutcome(ending, invocation.kind);
       ctx.logger.info({ outcome, errorCode, durationMs: Math.round(seconds * 100_000) / 100 }, 'tool call');
-      // Only registered tools become label values; unknown names are attacker-chosen.
+      // Only registered tools and features (their grant keys) become label values; unknown names are
+      // attacker-chosen.
       const tool = invocation.tool;
       this.metrics.toolCall({
-        tool: tool?.name ?? UNKNOWN_TOOL_LABEL,
+        tool: tool?.name ?? (invocation.feature?.target ? call.name : UNKNOWN_TOOL_LABEL),
         version: tool?.version ?? '',
         outcome,
         seconds,

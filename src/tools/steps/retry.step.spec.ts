@@ -12,6 +12,7 @@ const silent = { warn: () => undefined } as unknown as ToolInvocation['ctx']['lo
 
 function invocation(tool: Partial<ToolDefinition>, meta?: Record<string, unknown>): ToolInvocation {
   return {
+    kind: 'tool',
     call: { name: 'demo.run', arguments: {}, meta },
     ctx: { signal: new AbortController().signal, logger: silent } as ToolInvocation['ctx'],
     tool: { name: 'demo.run', version: '1.0.0', ...tool } as ToolDefinition,

@@ -25,6 +25,7 @@ function fakeState() {
 
 function invocation(): ToolInvocation {
   return {
+    kind: 'tool',
     call: { name: 'demo.run', arguments: {} },
     ctx: { signal: new AbortController().signal, logger: silent, state: handle } as ToolInvocation['ctx'],
     tool: { name: 'demo.run', version: '1.0.0', timeoutMs: 30 } as ToolDefinition,

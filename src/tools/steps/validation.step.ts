@@ -15,9 +15,9 @@ export class ArgumentsTooDeepError extends DomainError {
 }
 
 /**
- * The one shape check every call's (or resource read's, prompt get's) arguments pass before anything else reads
- * them: run first inside the audit step (AuditStep, McpFeatureHandlers), so the refusal has its audit row and no
- * policy step, schema or tool ever walks a value nested without bound.
+ * The one shape check the parameters of every operation (tool call, resource read, prompt get, completion) pass
+ * before anything else reads them: run first inside the audit step (AuditStep), so the refusal has its audit row
+ * and no policy step, schema or tool ever walks a value nested without bound.
  */
 export function refuseDeepArguments(args: unknown): void {
   if (argumentsTooDeep(args)) throw new ArgumentsTooDeepError();
