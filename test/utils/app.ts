@@ -1,12 +1,10 @@
 import type { Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { PermissionsService } from '../../src/permissions/permissions.service.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
+import { createTestDatabase, newDataDir, type TestDatabase } from './database.js';
 import { TestIdp } from './idp.js';
 
 /**
@@ -51,7 +49,7 @@ export async function startApp(
   options: TestAppOptions = {},
 ): Promise<TestApp & { database: TestDatabase; dataDir: string }> {
   const database = options.reuse?.database ?? (await createTestDatabase());
-  const dataDir = options.reuse?.dataDir ?? (await mkdtemp(join(tmpdir(), 'mcp-test-')));
+  const dataDir = options.reuse?.dataDir ?? (await newDataDir('mcp-test-', database.url));
   const ownIdp = !options.idp;
   const idp = options.idp ?? options.reuse?.idp ?? (await TestIdp.start());
   const env: Record<string, string> = {

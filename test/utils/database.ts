@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 
 /**
  * Tests run on the embedded database by default and on real PostgreSQL when `DATABASE_URL` is set. On
@@ -41,4 +47,33 @@ async function admin(server: string, run: (client: pg.Client) => Promise<unknown
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A new DATA_DIR. For the embedded default (`database` undefined) it is seeded with a copy of an initialised, empty,
+ * unmigrated PGlite cluster: PGlite's initdb costs ~4 s of WASM per directory and the suite boots ~150 of them.
+ * Migrations still run on every boot; tests of a first boot on an empty directory make their own (mkdtemp).
+ * The template is made once per machine and PGlite version, under a name that appears only when it is complete.
+ */
+export async function newDataDir(prefix: string, database: string | undefined): Promise<string> {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  if (database === undefined) await cp(await pgliteTemplate(), join(dataDir, 'pglite'), { recursive: true });
+  return dataDir;
+}
+
+let template: Promise<string> | undefined;
+function pgliteTemplate(): Promise<string> {
+  return (template ??= (async () => {
+    const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite'); // package.json is not exported
+    const pkg = join(entry.slice(0, entry.lastIndexOf('/pglite/') + 8), 'package.json');
+    const { version } = JSON.parse(await readFile(pkg, 'utf8')) as { version: string };
+    const path = join(tmpdir(), `mcp-test-pglite-${version}`);
+    if (existsSync(path)) return path;
+    const scratch = await mkdtemp(join(tmpdir(), 'mcp-test-pglite-init-'));
+    await (await EmbeddedPostgres.start(scratch)).stop();
+    // Another process may have won the race: its template is as good as ours.
+    await rename(join(scratch, 'pglite'), path).catch(() => undefined);
+    await rm(scratch, { recursive: true, force: true });
+    return path;
+  })());
 }

@@ -1,10 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createTestDatabase } from './database.js';
+import { createTestDatabase, newDataDir } from './database.js';
 
 const run = promisify(execFile);
 
@@ -33,7 +32,7 @@ export class ServerProcess {
   ): Promise<ServerProcess> {
     await buildIfStale();
     const database = await createTestDatabase(databaseServer);
-    const dataDir = await mkdtemp(join(tmpdir(), 'mcp-server-'));
+    const dataDir = await newDataDir('mcp-server-', database.url);
     const baseUrl = `http://127.0.0.1:${await freePort()}`;
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
