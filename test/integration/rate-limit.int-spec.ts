@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { Redis } from 'ioredis';
 import { MemoryThrottlerStorage } from '../../src/resilience/memory-throttler.storage.js';
@@ -75,6 +76,30 @@ describe('rate-limit storage', () => {
       );
       expect(results.filter((r) => !r.isBlocked)).toHaveLength(20);
     });
+  });
+
+  it('sends the hits of one counter that arrive together as one script, each still counted in order', async () => {
+    const s = new RedisThrottlerStorage(redis);
+    const sent = jest.spyOn(
+      redis as unknown as { mcpThrottleIncrementBy: () => unknown },
+      'mcpThrottleIncrementBy',
+    );
+    try {
+      const [a, b] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
+      const hits = await Promise.all([
+        ...Array.from({ length: 10 }, () => s.increment(a, 5000, 4, 0, 'agent')),
+        s.increment(b, 5000, 4, 0, 'agent'),
+      ]);
+      expect(sent).toHaveBeenCalledTimes(2); // one per counter, not one per hit
+      expect(hits.slice(0, 10).map((h) => [h.totalHits, h.isBlocked])).toEqual(
+        Array.from({ length: 10 }, (_, i) => [i + 1, i >= 4]),
+      );
+      expect(hits[10]).toMatchObject({ totalHits: 1, isBlocked: false });
+      // The next turn's hit continues the count.
+      expect(await s.increment(a, 5000, 4, 0, 'agent')).toMatchObject({ totalHits: 11, isBlocked: true });
+    } finally {
+      sent.mockRestore();
+    }
   });
 
   it('shares one counter between Redis clients (replicas)', async () => {

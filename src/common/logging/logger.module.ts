@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { LoggerModule as PinoLoggerModule } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import { destination as fileDestination, type DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import { AppConfig } from '../../config/app-config.js';
 import { scrubError } from './error-serializer.js';
@@ -29,6 +29,15 @@ export function captureLogs(stream: DestinationStream | undefined): void {
   destination = stream;
 }
 
+/**
+ * stdout without a synchronous write (a syscall on this thread) per log line: writes go out asynchronously, and the
+ * lines logged while one is out leave together in the next. At low traffic a line is still out at once; on exit
+ * what is pending is flushed (pino's exit hook). The audit trail, not the log, is the durable record.
+ */
+function asyncStdout(): DestinationStream {
+  return fileDestination({ dest: 1, sync: false });
+}
+
 @Module({
   imports: [
     PinoLoggerModule.forRootAsync({
@@ -50,12 +59,13 @@ export function captureLogs(stream: DestinationStream | undefined): void {
               userAgent: req.headers?.['user-agent'],
             }),
           },
-          transport:
-            config.env === 'development' && process.stdout.isTTY && !destination
-              ? { target: 'pino-pretty', options: { singleLine: true } }
-              : undefined,
         };
-        return { pinoHttp: destination ? [options, destination] : options };
+        if (destination) return { pinoHttp: [options, destination] };
+        if (config.env === 'development' && process.stdout.isTTY)
+          return {
+            pinoHttp: { ...options, transport: { target: 'pino-pretty', options: { singleLine: true } } },
+          };
+        return { pinoHttp: [options, asyncStdout()] };
       },
     }),
   ],
