@@ -18,6 +18,15 @@ export interface AgentState {
   get(key: string): Promise<StateEntry | undefined>;
   /** Stores any JSON value (`null` included). */
   set(key: string, value: unknown, options?: StateWriteOptions): Promise<StateWriteResult>;
+  /**
+   * Adds the integer `by` (may be negative) to the integer stored at `key` (absent = 0: created at version 1),
+   * atomically and without a read: no compare-and-set, nothing to retry. Each increment adds exactly one to the
+   * version and is audited like a `set` (`detail.version` = the version it wrote); concurrent increments of one key
+   * share one statement. The stored value must be a JSON integer and stay within ±Number.MAX_SAFE_INTEGER:
+   * otherwise nothing changes and it throws `STATE_VALUE_INVALID` (`details.reason`: `not_integer` or
+   * `out_of_range`). Creating the key counts against STATE_MAX_KEYS_PER_AGENT (`STATE_KEY_LIMIT`).
+   */
+  increment(key: string, by: number): Promise<StateIncrementResult>;
   /** Removes the key. Without `expectedVersion`, deleting an absent key is not an error (`deleted: false`). */
   delete(key: string, options?: StateWriteOptions): Promise<StateDeleteResult>;
   /** Keys in byte-wise (UTF-8) order, optionally under a prefix, a page at a time. Values are not included. */
@@ -29,7 +38,7 @@ export interface StateWriteOptions {
   /**
    * With `expectedVersion` n >= 1 only: the stored value must also equal this one (JSON equality). Versions start
    * again at 1 after a delete, so a version remembered from earlier may be reached again by a re-created key; the
-   * value tells the two apart (counter.increment uses it for the value it last wrote).
+   * value tells the two apart.
    */
   expectedValue?: unknown;
 }
@@ -50,6 +59,11 @@ export interface StateWriteResult {
   version: number;
   /** True when this write created the key. */
   created: boolean;
+}
+
+export interface StateIncrementResult extends StateWriteResult {
+  /** The value this increment wrote (later ones may have added to it since). */
+  value: number;
 }
 
 export interface StateDeleteResult {

@@ -27,6 +27,22 @@ export class StateValueInvalidError extends DomainError {
   }
 }
 
+/**
+ * `increment`: the key holds something other than a safe integer, or the sum would leave the safe integer range;
+ * nothing was changed.
+ */
+export class StateNotIntegerError extends DomainError {
+  constructor(key: string, reason: 'not_integer' | 'out_of_range') {
+    super(
+      'STATE_VALUE_INVALID',
+      reason === 'not_integer'
+        ? `State key "${key}" does not hold an integer`
+        : `Incrementing state key "${key}" would leave the safe integer range`,
+      { key, reason },
+    );
+  }
+}
+
 /** Creating the key would give the agent more than STATE_MAX_KEYS_PER_AGENT keys. */
 export class StateKeyLimitError extends DomainError {
   constructor(key: string, maxKeys: number) {

@@ -10,6 +10,7 @@ import type {
   AgentState,
   StateDeleteResult,
   StateEntry,
+  StateIncrementResult,
   StateListOptions,
   StatePage,
   StateWriteOptions,
@@ -17,7 +18,7 @@ import type {
 } from './agent-state.js';
 import { checkKey, isValidKey, serializeValue, type StateLimits } from './state-limits.js';
 import type { CallWrites } from './call-writes.js';
-import { StateKeyLimitError, StateVersionConflictError } from './state.errors.js';
+import { StateKeyLimitError, StateNotIntegerError, StateVersionConflictError } from './state.errors.js';
 
 /** Who is writing, for the audit trail. */
 export interface StateOrigin {
@@ -109,6 +110,59 @@ const WRITES: Record<WriteMode, string> = {
       RETURNING i.n, s.version)`,
 };
 
+/** One increment, waiting for its group's statement. */
+interface Increment {
+  agentId: string;
+  key: string;
+  by: number;
+  event: AuditEventInput;
+}
+
+/** What an increment's statement did: the value and version it wrote, or why it wrote nothing. */
+type Incremented = { value: number; version: number } | 'keyLimit' | 'notApplied';
+
+const SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Increments, `i(agent_id, key, amount, n)` from `$1..$3`, key cap `$4`, ending in `changed(n, value, version)` and
+ * `refused(n)` (key cap). ON CONFLICT cannot touch a row twice, so the increments of one key are summed first
+ * (`sums`: total, count, and the lowest and highest running sum) and the row takes them all at once, or none: the
+ * stored value must be a JSON integer and every running sum must stay a safe integer, checked on the locked row
+ * (a concurrent statement's change is seen: READ COMMITTED re-evaluates). Each increment then gets its own value
+ * and version back from the row's new ones and its place (`runs`) among them. Rows are taken in key order, so two
+ * statements (two replicas) lock them in the same order. An increment that took no effect and was not capped is
+ * absent from the result (see `increment`).
+ */
+const INCREMENTS = `input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[])
+      WITH ORDINALITY AS i(agent_id, key, amount, n)),
+    runs AS (SELECT n, agent_id, key, amount, sum(amount) OVER w AS run, row_number() OVER w AS rank
+      FROM input WINDOW w AS (PARTITION BY agent_id, key ORDER BY n)),
+    sums AS (SELECT agent_id, key, min(n) AS first, sum(amount) AS total, count(*)::int4 AS cnt,
+             min(run) AS lo, max(run) AS hi
+      FROM runs GROUP BY agent_id, key),
+    fresh AS (SELECT agent_id, key, row_number() OVER (PARTITION BY agent_id ORDER BY first) AS k,
+             (SELECT count(*) FROM agent_state s WHERE s.agent_id = u.agent_id) AS stored
+        FROM sums u
+       WHERE NOT EXISTS (SELECT 1 FROM agent_state s WHERE s.agent_id = u.agent_id AND s.key = u.key)),
+    capped AS (SELECT agent_id, key FROM fresh WHERE stored + k > $4::int4),
+    refused AS (SELECT n FROM runs JOIN capped USING (agent_id, key)),
+    written AS (INSERT INTO agent_state AS s (agent_id, key, value, version)
+      SELECT agent_id, key, to_jsonb(total), cnt FROM sums
+       WHERE lo >= -${SAFE} AND hi <= ${SAFE} AND (agent_id, key) NOT IN (SELECT agent_id, key FROM capped)
+       ORDER BY agent_id COLLATE "C", key
+      ON CONFLICT (agent_id, key) DO UPDATE
+        SET value = to_jsonb((s.value::numeric + EXCLUDED.value::numeric)::int8),
+            version = s.version + EXCLUDED.version, updated_at = now()
+        WHERE CASE WHEN jsonb_typeof(s.value) = 'number'
+          THEN (SELECT s.value::numeric % 1 = 0 AND s.value::numeric + u.lo >= -${SAFE}
+                       AND s.value::numeric + u.hi <= ${SAFE}
+                  FROM sums u WHERE u.agent_id = EXCLUDED.agent_id AND u.key = EXCLUDED.key)
+          ELSE false END
+      RETURNING s.agent_id, s.key, s.value, s.version),
+    changed AS (SELECT r.n, (w.value::numeric - u.total + r.run)::int8 AS value,
+                       w.version - u.cnt + r.rank::int4 AS version
+      FROM written w JOIN sums u USING (agent_id, key) JOIN runs r USING (agent_id, key))`;
+
 const GET: Statement = {
   name: 'state_get',
   text: `SELECT key, value, version, created_at, updated_at FROM agent_state WHERE agent_id = $1 AND key = $2`,
@@ -123,7 +177,8 @@ const GET: Statement = {
  * commit, one per write mode): under load one round trip and one commit serve many writes, as the audit trail's
  * do. Compare-and-set is an UPDATE with `version = expected` in its WHERE clause; create-only is `INSERT … ON
  * CONFLICT DO NOTHING`. Both are race-free under READ COMMITTED: a concurrent writer waits for the row lock, then
- * re-checks the condition. A `delete` is the same: one statement with its audit row, group-committed.
+ * re-checks the condition. A `delete` is the same: one statement with its audit row, group-committed. An
+ * `increment` too, except that many increments of one key share a statement (see INCREMENTS).
  *
  * Bounded by the call (issue #15 §5): a handle bound to a call (`forCall`) stops waiting when the call ends. A write
  * still waiting for its statement is withdrawn then (it changed nothing: the call's error is a guarantee); one
@@ -141,6 +196,25 @@ export class StateService {
       }),
     ]),
   ) as Record<WriteMode, GroupCommit<Write, number | undefined>>;
+  /**
+   * Increments are not keyed: many of one key share a statement (a hot counter costs one statement per group, not
+   * per call). One statement at a time: the next group forms while it runs, and two of a replica's statements
+   * never queue on one row's lock.
+   */
+  private readonly increments = new GroupCommit<Increment, Incremented>(
+    (writes) => this.incrementGroup(writes),
+    {
+      coalesce: true,
+    },
+  );
+  /**
+   * Increments that took no effect in a shared statement, sent again one per key per statement, where taking no
+   * effect is their own doing (a stored value that is no integer, or a sum out of range): see `increment`. It may
+   * run beside `increments`: a statement then waits for the other's row lock, and both lock rows in key order.
+   */
+  private readonly lone = new GroupCommit<Increment, Incremented>((writes) => this.incrementGroup(writes), {
+    keyOf: (w) => `${w.agentId}\u0000${w.key}`,
+  });
   /** Who each handle serves, so that `forCall` can bind it to a call. */
   private readonly handles = new WeakMap<AgentState, { agentId: string; origin: StateOrigin }>();
 
@@ -160,6 +234,7 @@ export class StateService {
       set: (key: string, value: unknown, options?: StateWriteOptions) =>
         this.set(agentId, key, value, options, origin, call),
       delete: (key: string, options?: StateWriteOptions) => this.delete(agentId, key, options, origin, call),
+      increment: (key: string, by: number) => this.increment(agentId, key, by, origin, call),
       list: (options?: StateListOptions) => this.list(agentId, options),
     });
     this.handles.set(handle, { agentId, origin });
@@ -192,7 +267,7 @@ export class StateService {
     const mode: WriteMode = expected === undefined ? 'upsert' : expected === 0 ? 'create' : 'compareAndSet';
     if (options.expectedValue !== undefined && mode !== 'compareAndSet')
       throw new DomainError('INVALID_ARGUMENTS', 'expectedValue needs an expectedVersion >= 1');
-    const version = await this.submit(
+    const version = await this.submitWrite(
       mode,
       {
         agentId,
@@ -214,19 +289,28 @@ export class StateService {
     return { key, version, created: version === 1 };
   }
 
+  private submitWrite(mode: WriteMode, write: Write, call?: CallBinding): Promise<number | undefined> {
+    return this.submit(this.writes[mode], write, (v) => v !== undefined && v !== KEY_LIMIT, call);
+  }
+
   /**
    * Sends a write with its group, bound to the call: `call.writes` counts it from the moment it is sent until it is
-   * known to have changed nothing.
+   * known to have changed nothing (`changed` false for its result).
    */
-  private async submit(mode: WriteMode, write: Write, call?: CallBinding): Promise<number | undefined> {
+  private async submit<W, R>(
+    commit: GroupCommit<W, R>,
+    write: W,
+    changed: (result: R) => boolean,
+    call?: CallBinding,
+  ): Promise<R> {
     let settle: ((changed: boolean) => void) | undefined;
     try {
-      const version = await this.writes[mode].submit(write, {
+      const result = await commit.submit(write, {
         signal: call?.signal,
         onSent: call && (() => (settle = call.writes.sent())),
       });
-      settle?.(version !== undefined && version !== KEY_LIMIT);
-      return version;
+      settle?.(changed(result));
+      return result;
     } catch (error) {
       // Refused by the server, or never sent: it changed nothing. OUTCOME_UNKNOWN: it may have.
       if (!(error instanceof OutcomeUnknownError)) settle?.(false);
@@ -265,6 +349,67 @@ export class StateService {
     return writes.map((_write, i) => versions.get(i + 1));
   }
 
+  /**
+   * Adds `by` to the integer at `key` (absent = 0). Sent with the other increments waiting (see INCREMENTS); one
+   * that took no effect there may have been held back only by others of its key in the same statement (their
+   * running sum left the range), so it is sent again on its own, where taking no effect is its own refusal.
+   */
+  async increment(
+    agentId: string,
+    key: string,
+    by: number,
+    origin: StateOrigin = {},
+    call?: CallBinding,
+  ): Promise<StateIncrementResult> {
+    checkKey(key, this.limits);
+    if (!Number.isSafeInteger(by)) throw new DomainError('INVALID_ARGUMENTS', 'by must be a safe integer');
+    const write: Increment = {
+      agentId,
+      key,
+      by,
+      event: { ...this.changeEvent(agentId, origin, 'increment'), detail: { key } },
+    };
+    const took = (result: Incremented) => typeof result === 'object';
+    let result = await this.submit(this.increments, write, took, call);
+    if (result === 'notApplied') result = await this.submit(this.lone, write, took, call);
+    if (result === 'keyLimit') throw new StateKeyLimitError(key, this.limits.maxKeysPerAgent);
+    if (result === 'notApplied') {
+      // Why, for the message only: the value may have changed since.
+      const stored = (await this.get(agentId, key))?.value ?? 0;
+      throw new StateNotIntegerError(key, Number.isSafeInteger(stored) ? 'out_of_range' : 'not_integer');
+    }
+    return { key, ...result, created: result.version === 1 };
+  }
+
+  /** One statement for a group of increments, their audit rows included; one result per increment. */
+  private async incrementGroup(writes: Increment[]): Promise<Incremented[]> {
+    const values: unknown[] = [
+      writes.map((w) => w.agentId),
+      writes.map((w) => w.key),
+      writes.map((w) => w.by),
+      this.limits.maxKeysPerAgent,
+    ];
+    const audit = this.audit.insertPerRow(
+      'changed',
+      writes.map((w) => w.event),
+      values.length + 1,
+      (detail) => `${detail} || jsonb_build_object('version', changed.version)`,
+    );
+    const text = `WITH ${INCREMENTS}${audit ? `, audited AS (${audit.sql})` : ''}
+      SELECT n, value, version FROM changed UNION ALL SELECT n, NULL, ${KEY_LIMIT} FROM refused`;
+    const rows = await this.sql.rows<{ n: string; value: string | null; version: number }>(
+      { name: `state_increment${audit ? '_audited' : ''}`, text },
+      audit ? [...values, ...audit.values] : values,
+    );
+    const results = new Map(
+      rows.map((row): [number, Incremented] => [
+        Number(row.n),
+        row.version === KEY_LIMIT ? 'keyLimit' : { value: Number(row.value), version: row.version },
+      ]),
+    );
+    return writes.map((_write, i) => results.get(i + 1) ?? 'notApplied');
+  }
+
   async delete(
     agentId: string,
     key: string,
@@ -280,7 +425,7 @@ export class StateService {
       if (current !== 0) throw new StateVersionConflictError(key, 0, current);
       return { key, deleted: false };
     }
-    const version = await this.submit(
+    const version = await this.submitWrite(
       'delete',
       {
         agentId,
@@ -342,7 +487,11 @@ export class StateService {
     return key;
   }
 
-  private changeEvent(agentId: string, origin: StateOrigin, outcome: 'set' | 'delete'): AuditEventInput {
+  private changeEvent(
+    agentId: string,
+    origin: StateOrigin,
+    outcome: 'set' | 'delete' | 'increment',
+  ): AuditEventInput {
     return { kind: 'state_change', agentId, outcome, ...origin };
   }
 }

@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { DataSource } from 'typeorm';
 import { IDEMPOTENCY_KEY_META, IDEMPOTENT_REPLAY_META } from '../../src/tools/steps/idempotency.step.js';
 import { ERROR_CODE_META } from '../../src/tools/tool-errors.js';
 import { startApp, type TestApp } from '../utils/app.js';
@@ -82,10 +83,20 @@ describe(`state and counter tools over MCP (${databaseKind})`, () => {
     );
     for (const [i, perAgent] of results.entries()) {
       // Every call succeeded and saw a distinct value: each increment happened exactly once.
-      const values = perAgent.map((r) => ok<{ value: number }>(r).value).sort((a, b) => a - b);
+      const outputs = perAgent.map((r) => ok<{ value: number; version: number }>(r));
+      const values = outputs.map((o) => o.value).sort((a, b) => a - b);
       expect(values).toEqual(Array.from({ length: 50 }, (_, v) => v + 1));
+      // Each wrote its own version, the one matching its value (every increment adds one to both).
+      for (const o of outputs) expect(o.version).toBe(o.value);
       const stored = ok(await call(clients[i], 'state.get', { key: 'counter/hits' }));
       expect(stored).toMatchObject({ found: true, value: 50, version: 50 });
+      // One state_change audit row per increment, naming the version it wrote.
+      const audited = await app.app.get(DataSource).query<{ version: number }[]>(
+        `SELECT (detail->>'version')::int AS version FROM audit_event
+            WHERE kind = 'state_change' AND outcome = 'increment' AND agent_id = $1 ORDER BY 1`,
+        [agents[i]],
+      );
+      expect(audited.map((r) => r.version)).toEqual(values);
     }
     await Promise.all(clients.map((c) => c.close()));
   }, 120_000); // typically 5-15 s; the embedded database serialises every statement

@@ -1,173 +1,183 @@
 import pino from 'pino';
+import { DataSource } from 'typeorm';
+import { AuditRecorder } from '../../src/audit/audit-recorder.js';
+import { AppConfig } from '../../src/config/app-config.js';
+import { HotSql } from '../../src/database/hot-sql.js';
 import { FIRST_ROUND, inputRequiredAnswer } from '../../src/tools/input.js';
 import { StateService } from '../../src/state/state.service.js';
-import { CounterTools, MAX_ATTEMPTS } from '../../src/tool-modules/counter/counter.tools.js';
+import { CounterTools } from '../../src/tool-modules/counter/counter.tools.js';
 import { NO_CLIENT_CHANNEL } from '../../src/tools/client-channel.js';
-import type { AgentState, ToolContext } from '../../src/tools/tool.types.js';
+import type { ToolContext } from '../../src/tools/tool.types.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
 
-/**
- * counter.increment's compare-and-set retry, made deterministic: a competing writer (another replica, or a
- * state.set) really writes the key between the counter's read and its write, on the real database.
- */
-describe(`counter.increment conflict retry (${databaseKind})`, () => {
+const MAX = Number.MAX_SAFE_INTEGER;
+
+/** ctx.state.increment and counter.increment on the real database: one atomic add, many sharing a statement. */
+describe(`state increment and counter.increment (${databaseKind})`, () => {
   let app: TestApp;
   let state: StateService;
   let counter: CounterTools;
+  let db: DataSource;
   beforeAll(async () => {
     app = await startApp();
     state = app.app.get(StateService);
     counter = app.app.get(CounterTools);
+    db = app.app.get(DataSource);
   });
   afterAll(() => app.close());
 
   let n = 0;
+  const agent = () => `counter-agent-${++n}-${Date.now()}`;
   const logger = pino({ level: 'silent' });
 
-  /** A context whose state handle lets `interfere` write (through another handle) right after each read. */
-  function contextWith(
-    interfere: (reads: number, competitor: AgentState) => Promise<void>,
-    signal = new AbortController().signal,
-  ) {
-    const agentId = `counter-agent-${++n}`;
-    const real = state.forAgent(agentId);
-    const competitor = state.forAgent(agentId);
-    let reads = 0;
-    const handle: AgentState = {
-      ...real,
-      get: async (key) => {
-        const entry = await real.get(key);
-        await interfere(++reads, competitor);
-        return entry;
-      },
-    };
-    const ctx: ToolContext = {
+  const audited = (agentId: string) =>
+    db.query<{ outcome: string; detail: { key: string; version: number } }[]>(
+      `SELECT outcome, detail FROM audit_event WHERE kind = 'state_change' AND agent_id = $1 ORDER BY id`,
+      [agentId],
+    );
+
+  function contextFor(agentId: string): ToolContext {
+    return {
       ...NO_CLIENT_CHANNEL,
       principal: { agentId, scopes: new Set() },
       requestId: 'r',
       logger,
-      signal,
-      state: handle,
+      signal: new AbortController().signal,
+      state: state.forAgent(agentId),
       input: FIRST_ROUND,
       inputRequired: inputRequiredAnswer,
     };
-    return { ctx, competitor, reads: () => reads };
   }
 
-  it('retries a lost race and adds to the value the winner wrote', async () => {
-    const setup = contextWith(async (reads, competitor) => {
-      if (reads === 1) await competitor.set('counter/c', 100); // lands between the first read and write
-    });
-    expect(await counter.increment({ name: 'c', by: 2 }, setup.ctx)).toEqual({
-      name: 'c',
-      value: 102,
-      version: 2,
-    });
-    expect(setup.reads()).toBe(2);
-    expect(await state.get(setup.ctx.principal.agentId, 'counter/c')).toMatchObject({
-      value: 102,
-      version: 2,
-    });
+  it('200 concurrent increments of one key: each once, versions 1..200, one audit row each', async () => {
+    const agentId = agent();
+    const a = state.forAgent(agentId);
+    const before = state['increments'].stats.groups;
+    const results = await Promise.all(Array.from({ length: 200 }, () => a.increment('hot', 3)));
+    const versions = results.map((r) => r.version).sort((x, y) => x - y);
+    const values = results.map((r) => r.value).sort((x, y) => x - y);
+    expect(versions).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(values).toEqual(Array.from({ length: 200 }, (_, i) => 3 * (i + 1)));
+    for (const r of results) expect(r).toMatchObject({ key: 'hot', created: r.version === 1 });
+    // Versions and values pair up: the increment that wrote version v wrote value 3v.
+    for (const r of results) expect(r.value).toBe(3 * r.version);
+    expect(await a.get('hot')).toMatchObject({ value: 600, version: 200 });
+    // They shared statements (fewer groups than increments).
+    expect(state['increments'].stats.groups - before).toBeLessThan(200);
+    const rows = await audited(agentId);
+    expect(rows.map((r) => r.outcome)).toEqual(Array(200).fill('increment'));
+    expect(rows.map((r) => r.detail.version).sort((x, y) => x - y)).toEqual(versions);
+    for (const r of rows) expect(r.detail.key).toBe('hot');
   });
 
-  it(`gives up with STATE_VERSION_CONFLICT after ${MAX_ATTEMPTS} lost races`, async () => {
-    const setup = contextWith(async (reads, competitor) => {
-      await competitor.set('counter/c', reads * 1000);
+  it('adds to a value set by state.set, counts down, and keeps agents apart', async () => {
+    const [alice, bob] = [agent(), agent()];
+    const a = state.forAgent(alice);
+    await a.set('k', 10);
+    expect(await a.increment('k', -15)).toEqual({ key: 'k', value: -5, version: 2, created: false });
+    expect(await state.forAgent(bob).increment('k', 1)).toEqual({
+      key: 'k',
+      value: 1,
+      version: 1,
+      created: true,
     });
-    await expect(counter.increment({ name: 'c', by: 1 }, setup.ctx)).rejects.toMatchObject({
-      code: 'STATE_VERSION_CONFLICT',
-      details: { key: 'counter/c', currentVersion: MAX_ATTEMPTS },
-    });
-    expect(setup.reads()).toBe(MAX_ATTEMPTS);
-    // Only the competitor's writes happened.
-    expect(await setup.competitor.get('counter/c')).toMatchObject({ value: MAX_ATTEMPTS * 1000 });
+    expect(await a.get('k')).toMatchObject({ value: -5, version: 2 });
+    await expect(a.increment('k', 1.5)).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
   });
 
-  it('stops retrying once the call is aborted (timeout or client gone)', async () => {
+  it('refuses a non-integer value or an overflow, per increment, changing nothing', async () => {
+    const agentId = agent();
+    const a = state.forAgent(agentId);
+    await a.set('text', 'seven');
+    await a.set('real', 1.5);
+    await a.set('big', MAX - 2);
+    // Together in one group with good increments: only the refused ones fail.
+    const outcomes = await Promise.allSettled([
+      a.increment('text', 1),
+      a.increment('big', 1),
+      a.increment('real', 1),
+      a.increment('big', 1),
+      a.increment('ok', 1),
+      a.increment('big', 1),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+    ]);
+    expect(outcomes[0]).toMatchObject({
+      reason: { code: 'STATE_VALUE_INVALID', details: { key: 'text', reason: 'not_integer' } },
+    });
+    expect(outcomes[5]).toMatchObject({
+      reason: { code: 'STATE_VALUE_INVALID', details: { key: 'big', reason: 'out_of_range' } },
+    });
+    expect(await a.get('text')).toMatchObject({ value: 'seven', version: 1 });
+    expect(await a.get('real')).toMatchObject({ value: 1.5, version: 1 });
+    expect(await a.get('big')).toMatchObject({ value: MAX, version: 3 });
+    await expect(a.increment('big', -MAX * 2 + 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS' });
+    expect(await a.increment('big', -MAX)).toMatchObject({ value: 0, version: 4 });
+    // Only the increments that took effect are audited.
+    const rows = (await audited(agentId)).filter((r) => r.outcome === 'increment');
+    expect(rows.map((r) => `${r.detail.key}@${r.detail.version}`).sort()).toEqual([
+      'big@2',
+      'big@3',
+      'big@4',
+      'ok@1',
+    ]);
+  });
+
+  it('caps key creation (STATE_MAX_KEYS_PER_AGENT): many increments of one new key count once', async () => {
+    const config = app.app.get(AppConfig);
+    const capped = new StateService(db, app.app.get(AuditRecorder), app.app.get(HotSql), {
+      ...config,
+      state: { ...config.state, maxKeysPerAgent: 2 },
+    });
+    const a = capped.forAgent(agent());
+    await a.set('k1', 1);
+    const outcomes = await Promise.allSettled(['k2', 'k2', 'k2', 'k3'].map((key) => a.increment(key, 1)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    expect(outcomes[3]).toMatchObject({ reason: { code: 'STATE_KEY_LIMIT', details: { key: 'k3' } } });
+    expect(await a.get('k2')).toMatchObject({ value: 3, version: 3 });
+    expect(await a.increment('k1', 1)).toMatchObject({ value: 2, version: 2 });
+  });
+
+  it('a re-created key counts its versions from 1 again', async () => {
+    const a = state.forAgent(agent());
+    await a.increment('c', 1);
+    await a.increment('c', 1);
+    await a.delete('c');
+    expect(await a.increment('c', 5)).toEqual({ key: 'c', value: 5, version: 1, created: true });
+  });
+
+  it('counter.increment: counts, and answers COUNTER_INVALID for a non-integer or an overflow', async () => {
+    const agentId = agent();
+    const ctx = contextFor(agentId);
+    const other = state.forAgent(agentId);
+    expect(await counter.increment({ name: 'd', by: -5 }, ctx)).toEqual({ name: 'd', value: -5, version: 1 });
+    expect(await counter.increment({ name: 'd', by: 2 }, ctx)).toEqual({ name: 'd', value: -3, version: 2 });
+    await other.set('counter/text', 'seven');
+    await expect(counter.increment({ name: 'text', by: 1 }, ctx)).rejects.toMatchObject({
+      code: 'COUNTER_INVALID',
+      message: 'State key "counter/text" does not hold an integer',
+    });
+    await other.set('counter/big', MAX);
+    await expect(counter.increment({ name: 'big', by: 1 }, ctx)).rejects.toMatchObject({
+      code: 'COUNTER_INVALID',
+      message: 'Counter "big" would leave the safe integer range',
+    });
+    expect(await other.get('counter/big')).toMatchObject({ value: MAX, version: 1 });
+  });
+
+  it('withdraws an increment still queued when its call ends; nothing changed', async () => {
+    const a = state.forAgent(agent());
     const controller = new AbortController();
-    const setup = contextWith(async (reads, competitor) => {
-      await competitor.set('counter/c', reads);
-      if (reads === 2) controller.abort(new Error('deadline'));
-    }, controller.signal);
-    // The second race is lost after the abort: no third attempt.
-    await expect(counter.increment({ name: 'c', by: 1 }, setup.ctx)).rejects.toMatchObject({
-      code: 'STATE_VERSION_CONFLICT',
-    });
-    expect(setup.reads()).toBe(2);
-    // And an aborted call does not even start.
-    await expect(counter.increment({ name: 'c', by: 1 }, setup.ctx)).rejects.toThrow('deadline');
-    expect(setup.reads()).toBe(2);
-  });
-
-  it('counts down, and refuses values that are not safe integers', async () => {
-    const setup = contextWith(async () => {});
-    expect(await counter.increment({ name: 'd', by: -5 }, setup.ctx)).toMatchObject({
-      value: -5,
-      version: 1,
-    });
-    await setup.competitor.set('counter/text', 'seven');
-    await expect(counter.increment({ name: 'text', by: 1 }, setup.ctx)).rejects.toMatchObject({
-      code: 'COUNTER_INVALID',
-    });
-    await setup.competitor.set('counter/big', Number.MAX_SAFE_INTEGER);
-    await expect(counter.increment({ name: 'big', by: 1 }, setup.ctx)).rejects.toMatchObject({
-      code: 'COUNTER_INVALID',
-    });
-    expect(await setup.competitor.get('counter/big')).toMatchObject({
-      value: Number.MAX_SAFE_INTEGER,
-      version: 1,
-    });
-  });
-
-  it('starts from the value it last wrote: one read for a run of increments', async () => {
-    const setup = contextWith(async () => {});
-    for (let i = 1; i <= 5; i++)
-      expect(await counter.increment({ name: 'run', by: 1 }, setup.ctx)).toEqual({
-        name: 'run',
-        value: i,
-        version: i,
-      });
-    expect(setup.reads()).toBe(1);
-  });
-
-  it('pays a stale memory with a read and a retry, never with a wrong value', async () => {
-    const setup = contextWith(async () => {});
-    await counter.increment({ name: 'm', by: 1 }, setup.ctx); // remembers value 1 at version 1
-    await setup.competitor.set('counter/m', 100); // version 2, elsewhere
-    expect(await counter.increment({ name: 'm', by: 1 }, setup.ctx)).toMatchObject({
-      value: 101,
-      version: 3,
-    });
-    expect(setup.reads()).toBe(2);
-
-    // Deleted and re-created up to the remembered version: same version, another value. The value check sees it.
-    await counter.increment({ name: 'aba', by: 1 }, setup.ctx);
-    await counter.increment({ name: 'aba', by: 1 }, setup.ctx); // remembers value 2 at version 2
-    await setup.competitor.delete('counter/aba');
-    await setup.competitor.set('counter/aba', 50); // version 1
-    await setup.competitor.set('counter/aba', 60); // version 2 again
-    expect(await counter.increment({ name: 'aba', by: 1 }, setup.ctx)).toMatchObject({
-      value: 61,
-      version: 3,
-    });
-  });
-
-  it('lets a compare-and-set require the value too (expectedValue)', async () => {
-    const agentId = `counter-agent-${++n}`;
-    await state.set(agentId, 'k', { a: 1 });
-    await expect(
-      state.set(agentId, 'k', 2, { expectedVersion: 1, expectedValue: { a: 2 } }),
-    ).rejects.toMatchObject({
-      code: 'STATE_VERSION_CONFLICT',
-      details: { expectedVersion: 1, currentVersion: 1 },
-    });
-    expect(await state.set(agentId, 'k', 2, { expectedVersion: 1, expectedValue: { a: 1 } })).toMatchObject({
-      version: 2,
-    });
-    await expect(state.set(agentId, 'k', 3, { expectedValue: 2 })).rejects.toMatchObject({
-      code: 'INVALID_ARGUMENTS',
-    });
-    expect(await state.get(agentId, 'k')).toMatchObject({ value: 2, version: 2 });
+    controller.abort(new Error('deadline'));
+    const bound = state.forCall(a, { signal: controller.signal, writes: { sent: () => () => {} } as never });
+    await expect(bound.increment('c', 1)).rejects.toThrow('deadline');
+    expect(await a.get('c')).toBeUndefined();
   });
 });
