@@ -1,85 +1,196 @@
 /**
- * `npm run bench`: the full production path against a bare SDK v2 handler and against the pre-migration build,
- * all in one run, the targets alternating, so that every ratio compares runs taken seconds apart on the same
- * machine (this one has 2 shared cores: read the ratios, not the absolute figures).
+ * `npm run bench`: issue #19's goals, every figure a ratio of runs taken seconds apart in ONE run on this machine
+ * (2 shared cores: read the ratios, not the absolute figures).
  *
- *   bare v2        bench/baseline-v2-server.ts: the SDK's `createMcpHandler` (a server per request) on node:http,
- *                  the same `echo` tool, no auth, no audit; serves both eras
- *   service        this build in its default configuration (MCP_ERA dual): JWT auth, grant and kill-switch
- *                  checks, rate limits, the durable audit trail
+ *   baseline       bench/baseline-v2-server.ts: a bare SDK v2 server, no policy, `echo` and `increment` (in-memory
+ *                  Map). Both instance strategies (pooled, per-request) are measured in a calibration and the
+ *                  faster one is "the baseline" for the rest of the run.
+ *   service        this build, full policy: PostgreSQL and Redis of the bench's own (bench/backing-services.ts),
+ *                  RS256 at+jwt tokens of an external-IdP-style issuer (bench/bench-idp.ts), audit on, rate limits
+ *                  evaluated but not tripped, the Dockerfile's NODE_OPTIONS.
  *   pre-migration  the build of BENCH_BASELINE_REF (default 07a3c92, the last SDK 1.x commit), same environment
- *                  and database kind; it speaks only the 2025 era, so it is measured on legacy traffic
+ *                  (its own database in the same cluster), legacy traffic only: issue #16's A/B line.
  *
- * Traffic (bench/traffic.ts): `echo` on modern (2026-07-28 envelope) and on legacy (2025-11-25 stateless) requests.
- * Load: autocannon, a fixed number of connections (BENCH_LEVELS, default 1,16,64) and a fixed number of requests
- * per run, every response checked to be a real success. Each level runs the cells BENCH_REPS times, in reverse
- * order on odd repetitions, so that drift of the machine's load falls on both sides of every ratio; a ratio is the
- * median over the repetitions of the ratio of the two runs of one repetition. Then
- * `counter.increment` on the service at the levels above 1 client, with a check that no acknowledged increment
- * was lost. Results: bench/results/latest.{json,md}.
- *
- * Database: the service's default, the embedded one (each build its own DATA_DIR), unless BENCH_DATABASE_URL
- * names a PostgreSQL server: then each build gets a fresh database there, dropped at the end. The services get a
- * clean environment (PATH and HOME only, plus the settings below), not the caller's.
+ * Cells at each level of BENCH_LEVELS (default 16 connections): `echo` on modern and on legacy traffic
+ * (bench/traffic.ts), then the hot counter at 16 connections (`increment` / `counter.increment`, ONE name).
+ * Each repetition (BENCH_REPS, default 5, at least 3) runs every cell, in reverse order on odd repetitions; a ratio
+ * is the median over repetitions of the ratio of the two runs of one repetition. CPU per call: the service's own
+ * and in total (service + PostgreSQL postmaster and all its backends + redis-server, from /proc); the baseline's
+ * own. Then: legacy sessions that never send DELETE and an `echo` soak (VmRSS every second), the durability check
+ * of the hot counter (stored value and audit rows = acknowledged increments; exit code 1 otherwise) and the
+ * machine statement. Results: bench/results/latest.{json,md}.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon, { type Result } from 'autocannon';
-import pg from 'pg';
-import { EmbeddedPostgres } from '../src/database/embedded-postgres.js';
+import { BenchIdp } from './bench-idp.js';
+import { freePort, PgCluster, RedisServer } from './backing-services.js';
+import { openLegacySessions } from './legacy-sessions.js';
 import { premigrationBuild } from './premigration-build.js';
+import { cpuMicros, cpuModel, loadAverage, memTotalGb, peakRssMb, rssMb, treeCpuMicros } from './proc.js';
 import { callBody, callHeaders, isSuccess, type Traffic } from './traffic.js';
 
-const PG_URL = process.env.BENCH_DATABASE_URL;
-const LEVELS = (process.env.BENCH_LEVELS ?? '1,16,64').split(',').map(Number);
-const REPS = Number(process.env.BENCH_REPS ?? 5);
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
-const DB_POOL_SIZE = process.env.BENCH_DB_POOL_SIZE ?? '10';
-const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? '07a3c92';
-const PORT = Number(process.env.BENCH_PORT ?? 3400);
+const env = process.env;
+const LEVELS = (env.BENCH_LEVELS ?? '16').split(',').map(Number);
+const REPS = Math.max(3, Number(env.BENCH_REPS ?? 5));
+const REQUESTS = Number(env.BENCH_REQUESTS ?? 2000);
+const SOAK_SEC = Number(env.BENCH_SOAK_SEC ?? 60);
+const SESSIONS = Number(env.BENCH_SESSIONS ?? 500);
+const DB_POOL_SIZE = env.BENCH_DB_POOL_SIZE ?? '10';
+const BASELINE_REF = env.BENCH_BASELINE_REF ?? '07a3c92';
 const AGENT = 'bench-agent';
 const TOOLS = ['echo', 'counter.increment'];
-/** The A/B line of issue #16: full-policy throughput at least this share of the pre-migration build's. */
-const AB_FLOOR = 0.95;
+const HOT_CLIENTS = 16;
+const HOT = 'hot';
+/** The goals of issue #19 (ratios to the baseline) and the A/B floor of issue #16. */
+const GOAL = { rps: 1.0, p99: 1.0, cpu: 1.0, hwmMb: 200, growth: 0.05, abFloor: 0.95 };
+
+type Kind = 'echo' | 'hot';
+type TargetName = 'baseline pooled' | 'baseline per-request' | 'service' | 'pre-migration';
 
 interface Target {
-  name: 'bare v2' | 'service' | 'pre-migration';
+  name: TargetName;
   url: string;
   process: ChildProcess;
   headers: Record<string, string>;
+  /** CPU time so far, µs: the process's own, and with its database and Redis. */
+  cpu(): { own: number; total: number };
 }
 
 interface Cell {
   target: Target;
+  kind: Kind;
   traffic: Traffic;
 }
 
 interface Row {
-  target: Target['name'];
+  target: TargetName;
+  kind: Kind;
+  traffic: Traffic;
+  clients: number;
   /** Which repetition: the runs of one repetition are neighbours in time, so ratios pair them. */
   rep: number;
-  traffic: Traffic;
-  tool: string;
-  clients: number;
   requests: number;
+  /** Responses checked to be real successes (for `hot`: acknowledged increments). */
+  ok: number;
   rps: number;
   p50: number;
   p99: number;
-  cpuUsPerCall: number;
+  cpuOwnUs: number;
+  cpuTotalUs: number;
   errors: number;
 }
 
-/** A service build, provisioned: its directory, environment, bench token and where its database lives. */
-interface Build {
-  root: string;
-  env: Record<string, string>;
-  token: string;
-  dataDir: string;
-  databaseUrl?: string;
+/** The target's pid, or a clear error when its process is gone. */
+function alive({ name, process: child }: Target): number {
+  if (child.exitCode === null && child.signalCode === null) return child.pid!;
+  throw new Error(`${name} exited during the benchmark (${child.signalCode ?? `code ${child.exitCode}`})`);
+}
+
+const toolOf = (target: Target, kind: Kind) =>
+  kind === 'echo' ? 'echo' : target.name === 'service' ? 'counter.increment' : 'increment';
+const argsOf = (kind: Kind, counter: string) => (kind === 'echo' ? { text: 'hello' } : { name: counter });
+
+function request(target: Target, kind: Kind, traffic: Traffic, counter = HOT) {
+  const tool = toolOf(target, kind);
+  return {
+    method: 'POST' as const,
+    headers: { ...callHeaders(traffic, tool), ...target.headers },
+    body: callBody(traffic, tool, argsOf(kind, counter)),
+  };
+}
+
+function cannon(target: Target, options: Partial<autocannon.Options>, onResponse = () => {}) {
+  return new Promise<Result>((resolve, reject) => {
+    const instance = autocannon(
+      { url: target.url, timeout: 30, verifyBody: isSuccess, ...options } as autocannon.Options,
+      (error, done) => (error ? reject(error as Error) : resolve(done)),
+    );
+    instance.on('response', onResponse);
+  });
+}
+
+/** One autocannon run of a fixed number of requests, every response checked. */
+async function load(cell: Cell, clients: number, amount: number, counter = HOT): Promise<Omit<Row, 'rep'>> {
+  const { target, kind, traffic } = cell;
+  alive(target);
+  const before = target.cpu();
+  const started = performance.now();
+  let lastResponse = started;
+  const result = await cannon(
+    target,
+    { connections: clients, amount, ...request(target, kind, traffic, counter) },
+    () => (lastResponse = performance.now()),
+  );
+  alive(target);
+  const after = target.cpu();
+  const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
+  const calls = Math.max(1, result.requests.total);
+  return {
+    target: target.name,
+    kind,
+    traffic,
+    clients,
+    requests: result.requests.total,
+    ok: result.requests.total - result.non2xx - (result.mismatches ?? 0),
+    // Rate up to the last response (autocannon ends runs on a 1 s tick).
+    rps: Math.round(result.requests.total / ((lastResponse - started) / 1000)),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuOwnUs: Math.round((after.own - before.own) / calls),
+    cpuTotalUs: Math.round((after.total - before.total) / calls),
+    errors,
+  };
+}
+
+/** Runs every cell `reps` times, reversed on odd repetitions. */
+async function rotate(cells: Cell[], clients: number, amount: number, reps: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (let rep = 0; rep < reps; rep++)
+    for (const cell of rep % 2 ? [...cells].reverse() : cells)
+      rows.push({ ...(await load(cell, clients, amount)), rep });
+  return rows;
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+type Metric = 'rps' | 'p99' | 'cpuOwnUs' | 'cpuTotalUs';
+
+/** Median over repetitions of a's metric ÷ b's metric in the same repetition. */
+function paired(
+  rows: Row[],
+  a: TargetName,
+  b: TargetName,
+  kind: Kind,
+  traffic: Traffic,
+  clients: number,
+  m: Metric,
+) {
+  const of = (name: TargetName) =>
+    rows.filter(
+      (r) => r.target === name && r.kind === kind && r.traffic === traffic && r.clients === clients,
+    );
+  const others = of(b);
+  const ratio = median(of(a).map((r) => r[m] / (others.find((o) => o.rep === r.rep)?.[m] ?? NaN)));
+  return Math.round(ratio * 100) / 100;
+}
+
+/** `ENV NODE_OPTIONS=…` of the Dockerfile: the service is measured as it is deployed. */
+function imageNodeOptions(): string {
+  return /^ENV NODE_OPTIONS=(.+)$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1].trim() ?? '';
+}
+
+function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  return { PATH: env.PATH ?? '', HOME: env.HOME ?? '', ...extra };
 }
 
 async function waitFor(url: string, child: ChildProcess): Promise<void> {
@@ -95,143 +206,6 @@ async function waitFor(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-/** The target's pid, or a clear error when its process is gone (its /proc entry with it). */
-function alive({ name, process: child }: Target): number {
-  if (child.exitCode === null && child.signalCode === null) return child.pid!;
-  throw new Error(`${name} exited during the benchmark (${child.signalCode ?? `code ${child.exitCode}`})`);
-}
-
-/** Process CPU time (user + system) in microseconds, from /proc. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (100 Hz)
-}
-
-function peakRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
-  return line ? Math.round(Number(line[1]) / 1024) : NaN;
-}
-
-/**
- * One autocannon run. `counter` names each connection's counter (one per connection, not per request: autocannon
- * resets a request's context after every pass over `requests`, so a name kept there would be new every time).
- */
-async function load(
-  cell: Cell,
-  tool: string,
-  clients: number,
-  amount: number,
-  counter?: string,
-): Promise<Omit<Row, 'rep'>> {
-  const { target, traffic } = cell;
-  const pid = alive(target);
-  const cpuBefore = cpuMicros(pid);
-  const started = performance.now();
-  let lastResponse = started;
-  const result = await new Promise<Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: target.url,
-        method: 'POST',
-        connections: clients,
-        amount,
-        timeout: 30,
-        headers: { ...callHeaders(traffic, tool), ...target.headers },
-        verifyBody: isSuccess,
-        body: callBody(traffic, tool, { text: 'hello' }),
-        setupClient: (client: { setBody(body: string): void }) => {
-          if (counter === undefined) return;
-          client.setBody(
-            callBody(traffic, tool, { name: `${counter}${Math.random().toString(36).slice(2, 10)}` }),
-          );
-        },
-      } as autocannon.Options,
-      (error, done) => (error ? reject(error as Error) : resolve(done)),
-    );
-    instance.on('response', () => (lastResponse = performance.now()));
-  });
-  // CPU up to the end of the run; rate up to the last response (autocannon ends runs on a 1 s tick).
-  const cpu = cpuMicros(alive(target)) - cpuBefore;
-  return {
-    target: target.name,
-    traffic,
-    tool,
-    clients,
-    requests: result.requests.total,
-    rps: Math.round(result.requests.total / ((lastResponse - started) / 1000)),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuUsPerCall: Math.round(cpu / Math.max(1, result.requests.total)),
-    errors: result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0),
-  };
-}
-
-/** `ENV NODE_OPTIONS=…` of the Dockerfile: the service is measured as it is deployed. */
-function imageNodeOptions(): string {
-  return /^ENV NODE_OPTIONS=(.+)$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1].trim() ?? '';
-}
-
-function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...extra };
-}
-
-/** A fresh database for one build: a directory of its own (embedded) or a new database on BENCH_DATABASE_URL. */
-async function freshDatabase(label: string): Promise<{ dataDir: string; databaseUrl?: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), `mcp-bench-${label}-`));
-  if (!PG_URL) return { dataDir };
-  const name = `mcp_bench_${label.replace(/\W/g, '_')}_${Date.now()}`;
-  await withDb(PG_URL, (c) => c.query(`CREATE DATABASE ${name}`));
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return { dataDir, databaseUrl: url.toString() };
-}
-
-/** Migrates, grants the bench agent its tools and mints its token with the build's own CLIs. */
-async function provision(root: string, label: string, port: number): Promise<Build> {
-  const { dataDir, databaseUrl } = await freshDatabase(label);
-  const env: Record<string, string> = {
-    NODE_ENV: 'development',
-    PORT: String(port),
-    PUBLIC_URL: `http://localhost:${port}`,
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'info',
-    DB_POOL_SIZE,
-    // Limits stay on (evaluated on every call) but high enough not to trip during the benchmark.
-    RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
-    // One agent drives up to 64 connections.
-    RATE_LIMIT_AGENT_CONCURRENT: '10000',
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl, MIGRATIONS_RUN: 'true' } : {}),
-  };
-  const cli = (script: string, args: string[]) =>
-    execFileSync(process.execPath, [join(root, 'dist/src', script), ...args], {
-      cwd: root,
-      env: cleanEnv(env),
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-  if (databaseUrl) cli('database/cli.js', ['run']);
-  cli('permissions/grant.cli.js', ['--agent', AGENT, ...TOOLS.flatMap((tool) => ['--tool', tool])]);
-  const out = cli('auth/mint-token.cli.js', [
-    '--agent',
-    AGENT,
-    '--scope',
-    TOOLS.map((t) => `tool:${t}`).join(' '),
-    '--ttl',
-    '2h',
-  ]);
-  const token = out.split(/\s+/).find((w) => /^ey[\w-]+\.[\w-]+\.[\w-]+$/.test(w));
-  if (!token) throw new Error(`${label}: the token CLI printed no token`);
-  return { root, env, token, dataDir, databaseUrl };
-}
-
-function startService(build: Build, nodeOptions: string): ChildProcess {
-  return spawn(
-    process.execPath,
-    [...nodeOptions.split(' ').filter(Boolean), join(build.root, 'dist/src/main.js')],
-    { cwd: build.root, env: cleanEnv(build.env), stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-}
-
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
@@ -239,229 +213,438 @@ async function stop(child: ChildProcess): Promise<void> {
   await Promise.race([exited, sleep(15_000)]);
 }
 
-async function main(): Promise<void> {
-  const serviceNodeOptions = process.env.BENCH_SERVICE_NODE_OPTIONS ?? imageNodeOptions();
-  const previous = BASELINE_REF ? premigrationBuild(BASELINE_REF) : undefined;
-  const children: ChildProcess[] = [];
-  const builds: Build[] = [];
-  const rows: Row[] = [];
-  try {
-    const current = await provision(resolve('.'), 'current', PORT + 1);
-    builds.push(current);
-    const bare = spawn(process.execPath, ['dist/bench/baseline-v2-server.js', String(PORT)], {
+interface Infra {
+  pg: PgCluster;
+  redis: RedisServer;
+  idp: BenchIdp;
+}
+
+/**
+ * A service build on its own database of the bench's cluster (migrated with the build's CLI), Redis database
+ * `redisDb`, tokens of the bench's issuer; grants with the build's CLI, then started.
+ */
+async function startService(root: string, label: string, redisDb: number, infra: Infra, nodeOptions: string) {
+  const database = `bench_${label}`;
+  await infra.pg.withClient('postgres', (c) => c.query(`CREATE DATABASE ${database}`));
+  const port = await freePort();
+  const publicUrl = `http://localhost:${port}`;
+  const serviceEnv = cleanEnv({
+    NODE_ENV: 'development', // production would refuse the loopback issuer's plain-HTTP URLs
+    PORT: String(port),
+    PUBLIC_URL: publicUrl,
+    LOG_LEVEL: 'info',
+    DB_POOL_SIZE,
+    DATABASE_URL: infra.pg.databaseUrl(database),
+    MIGRATIONS_RUN: 'true',
+    REDIS_URL: `${infra.redis.url}/${redisDb}`,
+    AUTH_ISSUER: infra.idp.issuer,
+    AUTH_JWKS_URI: infra.idp.jwksUri,
+    // Limits stay on (evaluated on every call) but high enough not to trip during the benchmark.
+    RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+    RATE_LIMIT_AGENT_CONCURRENT: '10000',
+    // The memory phase's never-closed legacy sessions must all be admitted.
+    MCP_SESSION_MAX: String(Math.max(1000, SESSIONS * 2)),
+  });
+  const cli = (script: string, args: string[]) =>
+    execFileSync(process.execPath, [join(root, 'dist/src', script), ...args], {
+      cwd: root,
+      env: serviceEnv,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const service = startService(current, serviceNodeOptions);
-    children.push(bare, service);
-    const targets: Target[] = [
-      { name: 'bare v2', url: `http://127.0.0.1:${PORT}/mcp`, process: bare, headers: {} },
-      {
-        name: 'service',
-        url: `http://localhost:${PORT + 1}/mcp`,
-        process: service,
-        headers: { authorization: `Bearer ${current.token}` },
-      },
-    ];
-    if (previous) {
-      const old = await provision(previous.dir, 'premigration', PORT + 2);
-      builds.push(old);
-      const oldService = startService(old, serviceNodeOptions);
-      children.push(oldService);
-      targets.push({
-        name: 'pre-migration',
-        url: `http://localhost:${PORT + 2}/mcp`,
-        process: oldService,
-        headers: { authorization: `Bearer ${old.token}` },
-      });
-    }
-    await waitFor(targets[0].url, bare);
-    for (const t of targets.slice(1)) await waitFor(t.url.replace(/\/mcp$/, '/health/ready'), t.process);
+  cli('database/cli.js', ['run']);
+  cli('permissions/grant.cli.js', ['--agent', AGENT, ...TOOLS.flatMap((tool) => ['--tool', tool])]);
+  const token = await infra.idp.mint(AGENT, `${publicUrl}/mcp`, TOOLS.map((t) => `tool:${t}`).join(' '));
+  const child = spawn(
+    process.execPath,
+    [...nodeOptions.split(' ').filter(Boolean), join(root, 'dist/src/main.js')],
+    {
+      cwd: root,
+      env: serviceEnv,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  await waitFor(`http://127.0.0.1:${port}/health/ready`, child);
+  const target: Target = {
+    name: label === 'current' ? 'service' : 'pre-migration',
+    url: `http://localhost:${port}/mcp`,
+    process: child,
+    headers: { authorization: `Bearer ${token}` },
+    cpu: () => {
+      const own = cpuMicros(alive(target));
+      return { own, total: own + treeCpuMicros(infra.pg.pid) + cpuMicros(infra.redis.pid) };
+    },
+  };
+  return { target, database };
+}
 
-    const [bareV2, svc, pre] = targets;
+async function startBaseline(mode: 'pooled' | 'per-request'): Promise<Target> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/bench/baseline-v2-server.js', String(port), mode], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  const url = `http://127.0.0.1:${port}/mcp`;
+  await waitFor(url, child);
+  const target: Target = {
+    name: `baseline ${mode}`,
+    url,
+    process: child,
+    headers: {},
+    cpu: () => {
+      const own = cpuMicros(alive(target));
+      return { own, total: own };
+    },
+  };
+  return target;
+}
+
+/** Calibration: both instance strategies on `echo`, both eras; the faster (geometric mean of the ratios) wins. */
+async function calibrate(pooled: Target, perRequest: Target) {
+  const cells: Cell[] = (['modern', 'legacy'] as const).flatMap((traffic) => [
+    { target: pooled, kind: 'echo' as const, traffic },
+    { target: perRequest, kind: 'echo' as const, traffic },
+  ]);
+  for (const cell of cells) await load(cell, 16, 500); // warm-up
+  const rows = await rotate(cells, 16, Math.round(REQUESTS / 2), 3);
+  const ratio = (traffic: Traffic) => paired(rows, pooled.name, perRequest.name, 'echo', traffic, 16, 'rps');
+  const rps = (name: TargetName, traffic: Traffic) =>
+    Math.round(median(rows.filter((r) => r.target === name && r.traffic === traffic).map((r) => r.rps)));
+  const pooledOverPerRequest = { modern: ratio('modern'), legacy: ratio('legacy') };
+  const winner =
+    Math.sqrt(pooledOverPerRequest.modern * pooledOverPerRequest.legacy) >= 1 ? pooled : perRequest;
+  const figures = (['modern', 'legacy'] as const).map((t) => ({
+    traffic: t,
+    pooled: rps(pooled.name, t),
+    perRequest: rps(perRequest.name, t),
+    pooledOverPerRequest: pooledOverPerRequest[t],
+  }));
+  return { winner, figures, rows };
+}
+
+/** The soak: `echo` at 16 connections for SOAK_SEC, modern and legacy requests alternating, VmRSS every second. */
+async function soak(service: Target) {
+  const pid = alive(service);
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(rssMb(pid)), 1000);
+  const result = await cannon(service, {
+    connections: 16,
+    duration: SOAK_SEC,
+    requests: [request(service, 'echo', 'modern'), request(service, 'echo', 'legacy')],
+  });
+  clearInterval(timer);
+  // Warm-up: the first 10 s (a third of a short soak); then the first and the last 10 s windows compared.
+  const window = Math.max(1, Math.min(10, Math.floor(samples.length / 3)));
+  const early = samples.slice(window, 2 * window);
+  const late = samples.slice(-window);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const growth = mean(late) / mean(early) - 1;
+  const tail = samples.slice(window);
+  const slopeMbPerMin = slope(tail) * 60;
+  return {
+    seconds: SOAK_SEC,
+    requests: result.requests.total,
+    errors: result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0),
+    rssEarlyMb: Math.round(mean(early)),
+    rssLateMb: Math.round(mean(late)),
+    growth: Math.round(growth * 1000) / 1000,
+    slopeMbPerMin: Math.round(slopeMbPerMin * 10) / 10,
+    samplesMb: samples.map(Math.round),
+  };
+}
+
+/** Least-squares slope of equally spaced samples (per sample). */
+function slope(ys: number[]): number {
+  const n = ys.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  });
+  return num / den;
+}
+
+/** The hot counter after the service stopped (its audit flushed): stored value and audit rows. */
+async function durability(pg: PgCluster, database: string) {
+  return pg.withClient(database, async (c) => {
+    const one = async (sql: string, params: unknown[]) =>
+      Number(
+        Object.values((await c.query<Record<string, string | null>>(sql, params)).rows[0] ?? {})[0] ?? 0,
+      );
+    return {
+      stored: await one(`SELECT (value #>> '{}')::bigint FROM agent_state WHERE agent_id = $1 AND key = $2`, [
+        AGENT,
+        `counter/${HOT}`,
+      ]),
+      stateChangeRows: await one(
+        `SELECT count(*) FROM audit_event WHERE kind = 'state_change' AND agent_id = $1 AND detail->>'key' = $2`,
+        [AGENT, `counter/${HOT}`],
+      ),
+      toolCallRows: await one(
+        `SELECT count(*) FROM audit_event
+          WHERE kind = 'tool_call' AND agent_id = $1 AND tool_name = 'counter.increment' AND outcome = 'success'`,
+        [AGENT],
+      ),
+    };
+  });
+}
+
+function machine(serviceNodeOptions: string, infra: Infra, loadStart: string) {
+  return {
+    cpu: cpuModel(),
+    cores: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()) || cpus().length,
+    memoryGb: memTotalGb(),
+    loadAverageStart: loadStart,
+    loadAverageEnd: loadAverage(),
+    node: process.version,
+    postgres: infra.pg.version(),
+    redis: infra.redis.version(),
+    serviceNodeOptions,
+  };
+}
+
+async function main(): Promise<void> {
+  const loadStart = loadAverage();
+  const serviceNodeOptions = env.BENCH_SERVICE_NODE_OPTIONS ?? imageNodeOptions();
+  const previous = BASELINE_REF ? premigrationBuild(BASELINE_REF) : undefined;
+  const children: ChildProcess[] = [];
+  const cleanup: (() => unknown)[] = [];
+  try {
+    const pg = await PgCluster.start();
+    cleanup.push(() => pg.stop());
+    const redis = await RedisServer.start();
+    cleanup.push(() => redis.stop());
+    const idp = await BenchIdp.start();
+    cleanup.push(() => idp.close());
+    const infra: Infra = { pg, redis, idp };
+
+    // 1. Calibration: pooled vs per-request; the loser stops.
+    const pooled = await startBaseline('pooled');
+    const perRequest = await startBaseline('per-request');
+    children.push(pooled.process, perRequest.process);
+    const calibration = await calibrate(pooled, perRequest);
+    const baseline = calibration.winner;
+    await stop((baseline === pooled ? perRequest : pooled).process);
+
+    // 2. The services.
+    const current = await startService(resolve('.'), 'current', 0, infra, serviceNodeOptions);
+    const service = current.target;
+    children.push(service.process);
+    const pre = previous
+      ? (await startService(previous.dir, 'premigration', 1, infra, serviceNodeOptions)).target
+      : undefined;
+    if (pre) children.push(pre.process);
+
     // Pairs stay adjacent in both orders: each ratio compares neighbouring runs.
-    const cells: Cell[] = [
-      { target: bareV2, traffic: 'modern' },
-      { target: svc, traffic: 'modern' },
-      { target: bareV2, traffic: 'legacy' },
-      { target: svc, traffic: 'legacy' },
-      ...(pre ? [{ target: pre, traffic: 'legacy' as const }] : []),
+    const echoCells: Cell[] = [
+      { target: baseline, kind: 'echo', traffic: 'modern' },
+      { target: service, kind: 'echo', traffic: 'modern' },
+      { target: baseline, kind: 'echo', traffic: 'legacy' },
+      { target: service, kind: 'echo', traffic: 'legacy' },
+      ...(pre ? [{ target: pre, kind: 'echo' as const, traffic: 'legacy' as const }] : []),
     ];
-    const counterCell: Cell = { target: svc, traffic: 'modern' };
-
-    // Warm-up (JIT, pools), not reported; its counters are named apart from the measured ones.
-    for (const cell of cells) await load(cell, 'echo', 16, 1000);
-    await load(counterCell, 'counter.increment', 16, 500, 'w');
-
-    for (const clients of LEVELS) {
-      for (let rep = 0; rep < REPS; rep++) {
-        const amount = clients === 1 ? REQUESTS / 3 : REQUESTS;
-        for (const cell of rep % 2 ? [...cells].reverse() : cells)
-          rows.push({ ...(await load(cell, 'echo', clients, amount)), rep });
-      }
-    }
-    let acknowledged = 0;
-    for (const clients of LEVELS.filter((c) => c > 1)) {
-      for (let rep = 0; rep < REPS; rep++) {
-        const row = { ...(await load(counterCell, 'counter.increment', clients, REQUESTS, 'm')), rep };
-        rows.push(row);
-        acknowledged += row.requests - row.errors;
-      }
-    }
-
-    const rss = Object.fromEntries(targets.map((t) => [t.name, peakRssMb(t.process.pid!)]));
-    // The embedded database is the service's own: read the counters once it has stopped.
-    await stop(service);
-    const counters = await countersOf(current);
-    const lost = acknowledged - counters.total;
-    const report = summarize(rows);
-    const facts = [
-      `Peak RSS: ${Object.entries(rss)
-        .map(([name, mb]) => `${name} ${mb} MB`)
-        .join(', ')}.`,
-      `Counter check (service, modern): ${acknowledged} acknowledged increments on ${counters.count} counters, ` +
-        `${counters.total} stored (lost updates: ${lost}).`,
-      `Node ${process.version}; database: ${PG_URL ? 'PostgreSQL (BENCH_DATABASE_URL), a database per build' : 'embedded (PGlite), a DATA_DIR per build'}; ` +
-        `service NODE_OPTIONS \`${serviceNodeOptions || '(none)'}\`; pre-migration build: ${previous ? previous.commit.slice(0, 7) : 'skipped (BENCH_BASELINE_REF empty)'}.`,
+    const hotCells: Cell[] = [
+      { target: baseline, kind: 'hot', traffic: 'modern' },
+      { target: service, kind: 'hot', traffic: 'modern' },
     ];
-    const markdown = `${report.markdown}\n${facts.join('\n\n')}\n`;
-    console.log(markdown);
+
+    // Warm-up (JIT, pools), not reported; its increments go to another counter name.
+    for (const cell of echoCells) await load(cell, 16, 1000);
+    const warm = await load(hotCells[1], HOT_CLIENTS, 500, 'warm');
+    await load(hotCells[0], HOT_CLIENTS, 500, 'warm');
+
+    // 3. Throughput.
+    const rows: Row[] = [];
+    for (const clients of LEVELS)
+      rows.push(...(await rotate(echoCells, clients, clients === 1 ? REQUESTS / 3 : REQUESTS, REPS)));
+    rows.push(...(await rotate(hotCells, HOT_CLIENTS, REQUESTS, REPS)));
+    const acknowledged = rows
+      .filter((r) => r.target === 'service' && r.kind === 'hot')
+      .reduce((a, r) => a + r.ok, 0);
+
+    // 4. Memory: sessions never closed, then the soak.
+    await openLegacySessions(service.url, service.headers.authorization, SESSIONS);
+    const rssAfterSessionsMb = Math.round(rssMb(alive(service)));
+    const soaked = await soak(service);
+    const hwmMb = peakRssMb(alive(service));
+
+    // 5. Durability, read once the service has stopped (its audit flushed).
+    await stop(service.process);
+    const stored = await durability(pg, current.database);
+    const durable = {
+      acknowledged,
+      warmUpAcknowledged: warm.ok,
+      ...stored,
+      lost: acknowledged - stored.stored,
+      auditMissing: acknowledged - stored.stateChangeRows,
+      toolCallMissing: acknowledged + warm.ok - stored.toolCallRows,
+    };
+
+    const facts = machine(serviceNodeOptions, infra, loadStart);
+    const report = render({
+      rows,
+      calibration,
+      baseline,
+      pre: !!pre,
+      durable,
+      soaked,
+      hwmMb,
+      rssAfterSessionsMb,
+      facts,
+      previous,
+    });
+    console.log(report.markdown);
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(
       'bench/results/latest.json',
       JSON.stringify(
         {
           date: new Date().toISOString(),
-          node: process.version,
-          database: PG_URL ? 'postgresql' : 'embedded',
+          machine: facts,
+          settings: { levels: LEVELS, reps: REPS, requests: REQUESTS, soakSec: SOAK_SEC, sessions: SESSIONS },
           premigrationCommit: previous?.commit,
-          serviceNodeOptions,
-          ratios: report.ratios,
-          summary: report.summary,
+          baseline: baseline.name,
+          calibration: calibration.figures,
+          goals: report.goals,
+          durability: durable,
+          memory: { hwmMb, rssAfterSessionsMb, ...soaked },
           rows,
-          peakRssMb: rss,
-          lost,
+          calibrationRows: calibration.rows,
         },
         null,
         2,
       ),
     );
-    writeFileSync('bench/results/latest.md', markdown);
-    if (lost !== 0 || rows.some((r) => r.errors > 0)) process.exitCode = 1;
+    writeFileSync('bench/results/latest.md', report.markdown);
+    const broken =
+      durable.lost !== 0 ||
+      durable.auditMissing !== 0 ||
+      durable.toolCallMissing !== 0 ||
+      soaked.errors > 0 ||
+      rows.some((r) => r.errors > 0);
+    if (broken) process.exitCode = 1;
   } finally {
     await Promise.all(children.map(stop));
-    for (const build of builds) {
-      rmSync(build.dataDir, { recursive: true, force: true });
-      if (PG_URL && build.databaseUrl) {
-        const name = new URL(build.databaseUrl).pathname.slice(1);
-        await withDb(PG_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-      }
+    for (const step of cleanup.reverse()) await step();
+  }
+}
+
+interface Goal {
+  goal: string;
+  measured: number;
+  target: string;
+  met: boolean;
+}
+
+function render(input: {
+  rows: Row[];
+  calibration: Awaited<ReturnType<typeof calibrate>>;
+  baseline: Target;
+  pre: boolean;
+  durable: Record<string, number>;
+  soaked: Awaited<ReturnType<typeof soak>>;
+  hwmMb: number;
+  rssAfterSessionsMb: number;
+  facts: ReturnType<typeof machine>;
+  previous?: { commit: string };
+}) {
+  const { rows, calibration, baseline, durable, soaked, hwmMb, facts } = input;
+  const b = baseline.name;
+  const goals: Goal[] = [];
+  const atLeast = (goal: string, measured: number, floor: number) =>
+    goals.push({ goal, measured, target: `≥ ${floor.toFixed(2)}×`, met: measured >= floor });
+  const atMost = (goal: string, measured: number, cap: number, unit = '×') =>
+    goals.push({ goal, measured, target: `≤ ${cap}${unit}`, met: measured <= cap });
+  for (const clients of LEVELS) {
+    for (const traffic of ['modern', 'legacy'] as const) {
+      const at = `echo ${traffic}, ${clients} clients`;
+      atLeast(
+        `req/s service ÷ baseline (${at})`,
+        paired(rows, 'service', b, 'echo', traffic, clients, 'rps'),
+        GOAL.rps,
+      );
+      atMost(
+        `p99 service ÷ baseline (${at})`,
+        paired(rows, 'service', b, 'echo', traffic, clients, 'p99'),
+        GOAL.p99,
+      );
+      atMost(
+        `CPU/call total ÷ baseline (${at})`,
+        paired(rows, 'service', b, 'echo', traffic, clients, 'cpuTotalUs'),
+        GOAL.cpu,
+      );
     }
   }
-}
-
-async function withDb<T>(url: string, run: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** The measured counters (prefix `m`; the warm-up's are `w`) and their sum, from the build's database. */
-async function countersOf(build: Build): Promise<{ total: number; count: number }> {
-  const embedded = build.databaseUrl ? undefined : await EmbeddedPostgres.start(build.dataDir);
-  try {
-    return await withDb(build.databaseUrl ?? embedded!.url, async (c) => {
-      const { rows } = await c.query<{ total: string | null; count: string }>(
-        `SELECT sum((value #>> '{}')::bigint) AS total, count(*) AS count
-           FROM agent_state WHERE agent_id = $1 AND key LIKE 'counter/m%'`,
-        [AGENT],
-      );
-      return { total: Number(rows[0].total ?? 0), count: Number(rows[0].count) };
-    });
-  } finally {
-    await embedded?.stop();
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/**
- * Per cell, the median over the repetitions; per ratio, the median of the ratios of runs of the same repetition
- * (neighbours in time), so that a burst of load from elsewhere on the machine moves one pair, not the result.
- */
-function summarize(rows: Row[]) {
-  const groups = new Map<string, Row[]>();
-  for (const row of rows) {
-    const key = `${row.target}|${row.traffic}|${row.tool}|${row.clients}`;
-    groups.set(key, [...(groups.get(key) ?? []), row]);
-  }
-  const summary = [...groups.values()].map((runs) => {
-    const { target, traffic, tool, clients } = runs[0];
-    return {
-      target,
-      traffic,
-      tool,
-      clients,
-      runs: runs.length,
-      requests: runs.reduce((a, r) => a + r.requests, 0),
-      rps: Math.round(median(runs.map((r) => r.rps))),
-      p50: median(runs.map((r) => r.p50)),
-      p99: median(runs.map((r) => r.p99)),
-      cpuUsPerCall: Math.round(median(runs.map((r) => r.cpuUsPerCall))),
-      errors: runs.reduce((a, r) => a + r.errors, 0),
-    };
-  });
-  const echo = (target: Target['name'], traffic: Traffic, clients: number) =>
-    groups.get(`${target}|${traffic}|echo|${clients}`) ?? [];
-  const rps = (target: Target['name'], traffic: Traffic, clients: number) =>
-    Math.round(median(echo(target, traffic, clients).map((r) => r.rps)));
-  const paired = (a: Target['name'], b: Target['name'], traffic: Traffic, clients: number) => {
-    const others = echo(b, traffic, clients);
-    const ratio = median(
-      echo(a, traffic, clients).map((r) => r.rps / (others.find((o) => o.rep === r.rep)?.rps ?? NaN)),
-    );
-    return Math.round(ratio * 100) / 100;
-  };
-  const ratios = LEVELS.flatMap((clients) =>
-    (['modern', 'legacy'] as const).map((traffic) => ({
-      clients,
-      traffic,
-      bareV2: rps('bare v2', traffic, clients),
-      service: rps('service', traffic, clients),
-      premigration: rps('pre-migration', traffic, clients),
-      serviceOverBareV2: paired('service', 'bare v2', traffic, clients),
-      serviceOverPremigration: paired('service', 'pre-migration', traffic, clients),
-    })),
+  atLeast(
+    `req/s hot counter service ÷ baseline (${HOT_CLIENTS} clients, one counter)`,
+    paired(rows, 'service', b, 'hot', 'modern', HOT_CLIENTS, 'rps'),
+    GOAL.rps,
   );
-  const x = (n: number) => (Number.isNaN(n) ? '—' : `${n.toFixed(2)}×`);
-  const num = (n: number) => (Number.isNaN(n) ? '—' : String(n));
-  let markdown = `Full-policy \`echo\`, requests/s (median of ${REPS} runs) and same-run ratios (median of paired runs):\n\n`;
-  markdown +=
-    '| traffic | clients | bare SDK v2 | service | service ÷ bare v2 | pre-migration | service ÷ pre-migration |\n';
-  markdown += '|---|---|---|---|---|---|---|\n';
-  for (const r of ratios) {
-    markdown += `| ${r.traffic} | ${r.clients} | ${num(r.bareV2)} | ${num(r.service)} | ${x(r.serviceOverBareV2)} | ${num(r.premigration)} | ${x(r.serviceOverPremigration)} |\n`;
+  atMost('VmHWM of the service, MB (sessions + soak)', hwmMb, GOAL.hwmMb, ' MB');
+  atMost(
+    `RSS growth over the ${soaked.seconds} s soak (last vs first window after warm-up)`,
+    soaked.growth,
+    GOAL.growth,
+    '',
+  );
+  atMost(
+    'lost or unaudited increments',
+    Math.abs(durable.lost) + Math.abs(durable.auditMissing) + Math.abs(durable.toolCallMissing),
+    0,
+    '',
+  );
+  if (input.pre)
+    for (const clients of LEVELS.filter((c) => c > 1))
+      atLeast(
+        `A/B #16: req/s service ÷ pre-migration (echo legacy, ${clients} clients)`,
+        paired(rows, 'service', 'pre-migration', 'echo', 'legacy', clients, 'rps'),
+        GOAL.abFloor,
+      );
+
+  const x = (n: number) => (Number.isNaN(n) ? '—' : n.toFixed(2));
+  // Ratios with two decimals, absolute figures as they are.
+  const shown = (g: Goal) => (g.target.endsWith('×') ? `${x(g.measured)}×` : String(g.measured));
+  let md = `## Issue #19 goals (each the median of ${REPS} paired rotations, same run)\n\n`;
+  md += `Baseline: bare SDK v2, **${b.replace('baseline ', '')}** server instances (faster in calibration).\n\n`;
+  md += '| goal | measured | goal | verdict |\n|---|---|---|---|\n';
+  for (const g of goals)
+    md += `| ${g.goal} | ${shown(g)} | ${g.target} | ${g.met ? 'met' : '**NOT met**'} |\n`;
+
+  md +=
+    '\nCalibration (echo, 16 clients, 3 rotations), req/s:\n\n| traffic | pooled | per-request | pooled ÷ per-request |\n|---|---|---|---|\n';
+  for (const c of calibration.figures)
+    md += `| ${c.traffic} | ${c.pooled} | ${c.perRequest} | ${x(c.pooledOverPerRequest)} |\n`;
+
+  md +=
+    '\n| target | cell | traffic | clients | req/s | p50 ms | p99 ms | CPU µs/call own | CPU µs/call total | errors |\n';
+  md += '|---|---|---|---|---|---|---|---|---|---|\n';
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const key = `${r.target}|${r.kind}|${r.traffic}|${r.clients}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  const ab = ratios.filter((r) => r.clients > 1 && !Number.isNaN(r.serviceOverPremigration));
-  if (ab.length > 0) {
-    const verdict = ab.every((r) => r.serviceOverPremigration >= AB_FLOOR) ? 'met' : 'NOT met';
-    markdown += `\nA/B, legacy traffic: service ÷ pre-migration ${ab.map((r) => `${x(r.serviceOverPremigration)} at ${r.clients} clients`).join(', ')}; floor ${AB_FLOOR}× ${verdict}.\n`;
+  for (const runs of groups.values()) {
+    const { target, kind, traffic, clients } = runs[0];
+    const med = (m: keyof Row) => median(runs.map((r) => r[m] as number));
+    md += `| ${target} | ${kind === 'hot' ? 'hot counter' : 'echo'} | ${traffic} | ${clients} | ${Math.round(med('rps'))} | ${med('p50').toFixed(1)} | ${med('p99').toFixed(1)} | ${Math.round(med('cpuOwnUs'))} | ${Math.round(med('cpuTotalUs'))} | ${runs.reduce((a, r) => a + r.errors, 0)} |\n`;
   }
-  markdown +=
-    '\n| target | traffic | tool | clients | req/s | p50 ms | p99 ms | server CPU µs/call | errors |\n';
-  markdown += '|---|---|---|---|---|---|---|---|---|\n';
-  for (const s of summary) {
-    markdown += `| ${s.target} | ${s.traffic} | ${s.tool} | ${s.clients} | ${s.rps} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.cpuUsPerCall} | ${s.errors} |\n`;
-  }
-  return { summary, ratios, markdown };
+  md +=
+    '\nCPU "total" for the services: service + PostgreSQL (postmaster, its live backends and the reaped ones\' ';
+  md += 'cutime/cstime) + redis-server; for the baseline its own process.\n';
+  md += `\nDurability (hot counter \`${HOT}\`): ${durable.acknowledged} acknowledged increments, ${durable.stored} stored, `;
+  md += `${durable.stateChangeRows} state_change audit rows, ${durable.toolCallRows} successful counter.increment tool_call rows `;
+  md += `(incl. ${durable.warmUpAcknowledged} warm-up calls on another counter): lost ${durable.lost}, unaudited ${durable.auditMissing}, `;
+  md += `tool_call gap ${durable.toolCallMissing}.\n`;
+  md += `\nMemory: ${SESSIONS} legacy 2025 sessions opened and never deleted (RSS then ${input.rssAfterSessionsMb} MB), `;
+  md += `then ${soaked.seconds} s of echo (modern + legacy, 16 clients, ${soaked.requests} requests, ${soaked.errors} errors): `;
+  md += `RSS ${soaked.rssEarlyMb} → ${soaked.rssLateMb} MB (growth ${(soaked.growth * 100).toFixed(1)}%, slope ${soaked.slopeMbPerMin} MB/min), VmHWM ${hwmMb} MB.\n`;
+  md += `\nMachine: ${facts.cpu}, ${facts.cores} cores, ${facts.memoryGb} GB; load average ${facts.loadAverageStart} at start, `;
+  md += `${facts.loadAverageEnd} at end; Node ${facts.node}; ${facts.postgres}; Redis ${facts.redis}; `;
+  md += `service NODE_OPTIONS \`${facts.serviceNodeOptions || '(none)'}\`; pre-migration build: `;
+  md += `${input.previous ? input.previous.commit.slice(0, 7) : 'skipped (BENCH_BASELINE_REF empty)'}.\n`;
+  return { markdown: md, goals };
 }
 
 await main();
