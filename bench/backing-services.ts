@@ -161,3 +161,9 @@ export class RedisServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** `ENV NODE_OPTIONS=…` of the Dockerfile (quotes removed): the service is measured as it is deployed. */
+export function imageNodeOptions(): string {
+  const value = /^ENV NODE_OPTIONS=(.+)$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1].trim() ?? '';
+  return value.replace(/^"(.*)"$/, '$1');
+}

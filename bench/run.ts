@@ -21,14 +21,14 @@
  * machine statement. Results: bench/results/latest.{json,md}.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon, { type Result } from 'autocannon';
 import { BenchIdp } from './bench-idp.js';
-import { freePort, PgCluster, RedisServer } from './backing-services.js';
+import { freePort, imageNodeOptions, PgCluster, RedisServer } from './backing-services.js';
 import { openLegacySessions } from './legacy-sessions.js';
 import { premigrationBuild } from './premigration-build.js';
 import { cpuMicros, cpuModel, loadAverage, memTotalGb, peakRssMb, rssMb, treeCpuMicros } from './proc.js';
@@ -182,11 +182,6 @@ function paired(
   const others = of(b);
   const ratio = median(of(a).map((r) => r[m] / (others.find((o) => o.rep === r.rep)?.[m] ?? NaN)));
   return Math.round(ratio * 100) / 100;
-}
-
-/** `ENV NODE_OPTIONS=…` of the Dockerfile: the service is measured as it is deployed. */
-function imageNodeOptions(): string {
-  return /^ENV NODE_OPTIONS=(.+)$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1].trim() ?? '';
 }
 
 function cleanEnv(extra: Record<string, string>): Record<string, string> {
