@@ -1,0 +1,141 @@
+/**
+ * `npm run bench:profile`: where the service's CPU goes on a full-policy `echo`, one lane at a time. The bench's
+ * own PostgreSQL, Redis and issuer (as `npm run bench`); the service under `--cpu-prof` with the Dockerfile's
+ * NODE_OPTIONS; 16 connections of one era's traffic for PROFILE_SEC (default 20) seconds; then SIGTERM, and the
+ * `.cpuprofile` (open it in Chrome DevTools) summarised: self time by package / app file and the top functions,
+ * as shares of the busy (non-idle) samples. Output: bench/results/profile-<era>.txt and the profile beside it.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import { BenchIdp } from './bench-idp.js';
+import { freePort, imageNodeOptions, PgCluster, RedisServer } from './backing-services.js';
+import { callBody, callHeaders, isSuccess, type Traffic } from './traffic.js';
+
+const SECONDS = Number(process.env.PROFILE_SEC ?? 20);
+const AGENT = 'bench-agent';
+const OUT = resolve('bench/results');
+
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+async function profileLane(traffic: Traffic, pg: PgCluster, redisUrl: string, idp: BenchIdp): Promise<void> {
+  const database = `profile_${traffic}`;
+  await pg.withClient('postgres', (c) => c.query(`CREATE DATABASE ${database}`));
+  const port = await freePort();
+  const publicUrl = `http://localhost:${port}`;
+  const dir = join(OUT, `profile-${traffic}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NODE_ENV: 'development',
+    PORT: String(port),
+    PUBLIC_URL: publicUrl,
+    LOG_LEVEL: 'info',
+    DATABASE_URL: pg.databaseUrl(database),
+    MIGRATIONS_RUN: 'true',
+    REDIS_URL: redisUrl,
+    AUTH_ISSUER: idp.issuer,
+    AUTH_JWKS_URI: idp.jwksUri,
+    RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+    RATE_LIMIT_AGENT_CONCURRENT: '10000',
+  };
+  const cli = (script: string, args: string[]) =>
+    execFileSync(process.execPath, [join('dist/src', script), ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  cli('database/cli.js', ['run']);
+  cli('permissions/grant.cli.js', ['--agent', AGENT, '--tool', 'echo']);
+  const token = await idp.mint(AGENT, `${publicUrl}/mcp`, 'tool:echo');
+  const nodeOptions = imageNodeOptions();
+  const child = spawn(
+    process.execPath,
+    [...nodeOptions.split(' ').filter(Boolean), '--cpu-prof', `--cpu-prof-dir=${dir}`, 'dist/src/main.js'],
+    { env, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${publicUrl}/health/ready`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 300) throw new Error('the service did not come up');
+    await sleep(100);
+  }
+  const result = await autocannon({
+    url: `${publicUrl}/mcp`,
+    connections: 16,
+    duration: SECONDS,
+    method: 'POST',
+    headers: { ...callHeaders(traffic, 'echo'), authorization: `Bearer ${token}` },
+    body: callBody(traffic, 'echo', { text: 'hello' }),
+    verifyBody: isSuccess,
+  } as autocannon.Options);
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile written in ${dir}`);
+  const summary = summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[] });
+  const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
+  const text =
+    `${traffic} echo, 16 connections, ${SECONDS} s: ${Math.round(result.requests.average)} req/s, ${errors} errors\n` +
+    `profile: ${join(dir, file)}\n\n${summary}`;
+  writeFileSync(join(OUT, `profile-${traffic}.txt`), text);
+  console.log(text);
+}
+
+/** Self time by package (or app file) and by function, as a share of the samples that were not idle. */
+function summarise(profile: { nodes: ProfileNode[] }): string {
+  const byArea = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let busy = 0;
+  for (const { callFrame, hitCount = 0 } of profile.nodes) {
+    if (hitCount === 0 || callFrame.functionName === '(idle)') continue;
+    busy += hitCount;
+    const area = areaOf(callFrame.url, callFrame.functionName);
+    byArea.set(area, (byArea.get(area) ?? 0) + hitCount);
+    const fn = `${area} ${callFrame.functionName || '(anonymous)'}:${callFrame.lineNumber + 1}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + hitCount);
+  }
+  const top = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => `${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n');
+  return `self time by area (% of busy samples):\n${top(byArea, 30)}\n\ntop functions:\n${top(byFunction, 30)}\n`;
+}
+
+function areaOf(url: string, functionName: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1];
+  const app = /\/dist\/src\/(.+)$/.exec(url);
+  if (app) return `app ${app[1]}`;
+  if (url.startsWith('node:')) return url;
+  return url || functionName; // native: (garbage collector), writev, …
+}
+
+async function main(): Promise<void> {
+  const lanes = (process.env.PROFILE_LANES ?? 'legacy,modern').split(',') as Traffic[];
+  const pg = await PgCluster.start();
+  const redis = await RedisServer.start();
+  const idp = await BenchIdp.start();
+  try {
+    for (const [i, lane] of lanes.entries()) await profileLane(lane, pg, `${redis.url}/${i}`, idp);
+  } finally {
+    await idp.close();
+    redis.stop();
+    pg.stop();
+  }
+}
+
+await main();
