@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Server, type Tool } from '@modelcontextprotocol/server';
+import { Server, SUPPORTED_PROTOCOL_VERSIONS, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { PinoLogger } from 'nestjs-pino';
 import { ToolInvoker } from '../tools/tool-invoker.service.js';
@@ -8,6 +8,7 @@ import { clientChannel, LogLevelState } from '../tools/client-channel.js';
 import { FEATURE_CAPABILITIES, McpFeatureHandlers } from './feature-handlers.service.js';
 import type { ToolDefinition } from '../tools/tool.types.js';
 import { clientOf, identityOf } from './request-identity.js';
+import { MODERN_PROTOCOL_VERSIONS } from '../common/request-view.js';
 
 export const SERVER_INFO = { name: 'mcp-production', version: '0.1.0' };
 
@@ -30,10 +31,17 @@ export class McpServerFactory {
     this.logger.setContext('mcp');
   }
 
-  create(): Server {
+  /**
+   * `modern`: a server that connecting to a 2026-07-28 transport binds to that era (the shared hot path's; the
+   * SDK handler adds these versions itself to the servers it makes per request).
+   */
+  create({ modern = false } = {}): Server {
     const server = new Server(SERVER_INFO, {
       capabilities: { tools: { listChanged: true }, ...FEATURE_CAPABILITIES },
       jsonSchemaValidator: this.validator,
+      ...(modern && {
+        supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, ...MODERN_PROTOCOL_VERSIONS],
+      }),
     });
     // Resources, prompts, completions, logging/setLevel (the level also filters tools' ctx.log()).
     const logLevel = new LogLevelState();

@@ -27,7 +27,8 @@ type NodeHandler = ReturnType<typeof toNodeHandler>;
 /**
  * `/mcp`: MCP Streamable HTTP, both protocol eras on one endpoint. The Origin/Host hook and the global guards
  * (auth, request view, scope, rate limit) have run before a handler here; the request view says which era.
- * - 2026-07-28 (`_meta` envelope, `server/discover`): sessionless, the SDK v2 handler with a server per request.
+ * - 2026-07-28 (`_meta` envelope, `server/discover`): sessionless; a plain JSON call is served by the SharedServer
+ *   hot path, anything else by the SDK v2 handler with a server per request.
  * - 2025 eras: `initialize` opens a session (sticky to this replica for its live stream and server→client
  *   requests; any replica serves its plain requests, the shared store vouches for it); a request naming a
  *   session goes to it; anything else is served statelessly (the SharedServer hot path, or a server per request).
@@ -78,7 +79,11 @@ export class McpController implements OnApplicationShutdown {
       if (era === 'legacy') return refuseModern(reply, view.id);
       if (view.method === 'subscriptions/listen') return this.listen(req, reply, view);
       const streaming = view.progressToken !== undefined;
-      return this.handleModern(streaming ? this.serveModernStreaming : this.serveModern, req, reply);
+      const serve = () =>
+        this.handleModern(streaming ? this.serveModernStreaming : this.serveModern, req, reply);
+      if (view.era === 'modern' && this.shared.accepts(req, view))
+        return this.shared.serve(req, reply, 'modern', { authInfo: authInfoOf(req) }, serve);
+      return serve();
     }
     refuseRemovedBatch(req, view);
     const session = await this.resolveSession(req);
@@ -92,7 +97,10 @@ export class McpController implements OnApplicationShutdown {
         reply,
       );
     }
-    if (this.shared.accepts(req, view)) return this.shared.serve(req, reply, { authInfo: authInfoOf(req) });
+    if (this.shared.accepts(req, view))
+      return this.shared.serve(req, reply, 'legacy', { authInfo: authInfoOf(req) }, () =>
+        this.handlePerRequest(req, reply),
+      );
     return this.handlePerRequest(req, reply);
   }
 

@@ -1,4 +1,5 @@
 import type { AuditEventView } from '../../src/audit/audit-query.service.js';
+import { McpServerFactory, SERVER_INFO } from '../../src/mcp/mcp-server.factory.js';
 import { startApp, TEST_PUBLIC_URL, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
 import { toolError } from '../utils/mcp-client.js';
@@ -215,6 +216,58 @@ describe(`one endpoint, both eras, default configuration (${databaseKind})`, () 
       const { result } = answerOf(res.headers.get('content-type'), await res.text(), 7);
       expect(result).toMatchObject({ structuredContent: { text: era } });
       if (era === 'modern') expect(result).toMatchObject({ resultType: 'complete' });
+    }
+  });
+  it('answers plain 2026-07-28 calls on one shared server: own ids, own envelopes, no server per request', async () => {
+    const factory = app.app.get(McpServerFactory);
+    const create = factory.create.bind(factory);
+    let created = 0;
+    factory.create = (options) => (created++, create(options));
+    const headers = await app.bearer(agentOf('modern'), SCOPES);
+    const send = async (request: Parameters<typeof onWire>[1], capabilities?: Record<string, unknown>) => {
+      const wire = onWire('modern', request, { capabilities });
+      const res = await fetch(app.mcpUrl, {
+        method: 'POST',
+        headers: { ...BASE_HEADERS, ...wire.headers, ...headers },
+        body: JSON.stringify(wire.body),
+      });
+      return {
+        status: res.status,
+        type: res.headers.get('content-type'),
+        body: (await res.json()) as unknown,
+      };
+    };
+    try {
+      // Clients number their requests alike, and each request's envelope is its own: concurrently, one client
+      // that can answer an elicitation gets asked, one that cannot is refused (-32021, HTTP 400 as from the SDK).
+      const texts = Array.from({ length: 16 }, (_v, i) => `text-${i}`);
+      const [echoes, asked, refused, list] = await Promise.all([
+        Promise.all(texts.map((text) => send(call('echo', { text }, 7)))),
+        send(call(ELICIT, {}, 7), { elicitation: { form: {} } }),
+        send(call(ELICIT, {}, 7)),
+        send({ id: 'l', method: 'tools/list' }),
+      ]);
+      echoes.forEach((echo, i) =>
+        expect(echo).toEqual({
+          status: 200,
+          type: 'application/json',
+          body: {
+            jsonrpc: '2.0',
+            id: 7,
+            result: expect.objectContaining({
+              resultType: 'complete',
+              structuredContent: { text: texts[i] },
+              _meta: expect.objectContaining({ 'io.modelcontextprotocol/serverInfo': SERVER_INFO }),
+            }) as unknown,
+          },
+        }),
+      );
+      expect(asked).toMatchObject({ status: 200, body: { id: 7, result: { resultType: 'input_required' } } });
+      expect(refused).toMatchObject({ status: 400, body: { id: 7, error: { code: -32021 } } });
+      expect(list).toMatchObject({ status: 200, body: { id: 'l', result: { resultType: 'complete' } } });
+      expect(created).toBe(0);
+    } finally {
+      factory.create = create;
     }
   });
 });

@@ -4,6 +4,7 @@ import { TestingTools } from '../../src/tool-modules/testing/testing.tools.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
 import { connectClient, toolError } from '../utils/mcp-client.js';
+import { ERAS, onWire } from '../utils/mcp-eras.js';
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 const TESTING_TOOLS = [
@@ -256,23 +257,20 @@ describe(`Resilience: breakers, retries, timeouts, kill switch (${databaseKind})
   });
 
   describe('client disconnect', () => {
-    it('aborts the handler signal of a call whose client goes away', async () => {
+    // Both eras' plain JSON calls run on a shared SDK server (SharedServer): the disconnect must reach the handler.
+    it.each(ERAS)('aborts the handler signal of a %s call whose client goes away', async (era) => {
       const dana = await agent(app, ['testing.slow']);
       const key = randomUUID();
       const gone = new AbortController();
+      const wire = onWire(era, {
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'testing.slow', arguments: { key, ms: 10_000 } },
+      });
       const request = fetch(app.mcpUrl, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          ...dana.auth,
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: { name: 'testing.slow', arguments: { key, ms: 10_000 } },
-        }),
+        headers: { ...HEADERS, ...wire.headers, ...dana.auth },
+        body: JSON.stringify(wire.body),
         signal: gone.signal,
       });
       while (fixtures.runsOf(key) === 0) await new Promise((r) => setTimeout(r, 5));
