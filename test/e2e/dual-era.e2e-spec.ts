@@ -234,7 +234,7 @@ describe(`one endpoint, both eras, default configuration (${databaseKind})`, () 
       return {
         status: res.status,
         type: res.headers.get('content-type'),
-        body: (await res.json()) as unknown,
+        body: await res.json(),
       };
     };
     try {
