@@ -112,7 +112,39 @@ function summarise(profile: { nodes: ProfileNode[] }): string {
       .slice(0, n)
       .map(([k, v]) => `${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`)
       .join('\n');
-  return `self time by area (% of busy samples):\n${top(byArea, 30)}\n\ntop functions:\n${top(byFunction, 30)}\n`;
+  const byGroup = new Map<string, number>();
+  for (const [area, hits] of byArea) byGroup.set(groupOf(area), (byGroup.get(groupOf(area)) ?? 0) + hits);
+  return (
+    `self time by part of the request path (% of busy samples):\n${top(byGroup, GROUPS.length + 1)}\n\n` +
+    `self time by area:\n${top(byArea, 30)}\n\ntop functions:\n${top(byFunction, 30)}\n`
+  );
+}
+
+/** The README's profile table: areas grouped by part of the request path (first match wins). */
+const GROUPS: [string, RegExp][] = [
+  ['socket writes (writev; string → buffer copies)', /^(writev|writeUtf8String|writeString|writeBuffer)$/],
+  [
+    'HTTP + NestJS (fastify, @nestjs, rxjs, node:http)',
+    /^(fastify|@fastify\/|@nestjs\/|rxjs|find-my-way|reflect-metadata|node:_http)/,
+  ],
+  ['our code (request view, guards, pipeline, domain)', /^app /],
+  [
+    'SDK + zod (+ Web Request/streams)',
+    /^(@modelcontextprotocol\/|zod|ajv|node:internal\/deps\/undici|node:internal\/webstreams)/,
+  ],
+  ['garbage collector', /^\(garbage collector\)$/],
+  ['pg / ioredis drivers', /^(pg|pg-protocol|pg-pool|pg-types|ioredis|@ioredis\/|redis-)/],
+  [
+    'logging, hashing, metrics',
+    /^(pino|@pinojs\/|sonic-boom|node:internal\/crypto|prom-client|@opentelemetry\/)/,
+  ],
+  ['start-up (module loading)', /^(node:internal\/modules|internalModuleStat|readFileUtf8|compileFunction)/],
+];
+
+function groupOf(area: string): string {
+  return (
+    GROUPS.find(([, pattern]) => pattern.test(area))?.[0] ?? 'runtime (microtasks, events, streams, native)'
+  );
 }
 
 function areaOf(url: string, functionName: string): string {
