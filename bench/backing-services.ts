@@ -51,7 +51,8 @@ export class PgCluster {
     return `postgresql://postgres@127.0.0.1:${this.port}/postgres`;
   }
 
-  static async start(): Promise<PgCluster> {
+  /** `statements`: also load pg_stat_statements (bench:profile reports where PostgreSQL's time goes). */
+  static async start({ statements = false } = {}): Promise<PgCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'mcp-bench-pg-'));
     if (process.getuid?.() === 0) {
       const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }));
@@ -67,6 +68,9 @@ export class PgCluster {
         `port = ${cluster.port}`,
         `unix_socket_directories = ''`,
         'max_connections = 200',
+        ...(statements
+          ? [`shared_preload_libraries = 'pg_stat_statements'`, 'pg_stat_statements.track_planning = on']
+          : []),
       ].join('\n') + '\n',
     );
     asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start']);

@@ -1,9 +1,11 @@
 /**
- * `npm run bench:profile`: where the service's CPU goes on a full-policy `echo`, one lane at a time. The bench's
- * own PostgreSQL, Redis and issuer (as `npm run bench`); the service under `--cpu-prof` with the Dockerfile's
- * NODE_OPTIONS; 16 connections of one era's traffic for PROFILE_SEC (default 20) seconds; then SIGTERM, and the
- * `.cpuprofile` (open it in Chrome DevTools) summarised: self time by package / app file and the top functions,
- * as shares of the busy (non-idle) samples. Output: bench/results/profile-<era>.txt and the profile beside it.
+ * `npm run bench:profile`: where the service's CPU goes on a full-policy call, one lane at a time (PROFILE_LANES,
+ * default `legacy,modern,counter`: `echo` in each era, and the hot counter, `counter.increment` of ONE counter on
+ * modern traffic). The bench's own PostgreSQL, Redis and issuer (as `npm run bench`); the service under
+ * `--cpu-prof` with the Dockerfile's NODE_OPTIONS; 16 connections for PROFILE_SEC (default 20) seconds; then
+ * SIGTERM, and the `.cpuprofile` (open it in Chrome DevTools) summarised: self time by part of the request path,
+ * by package / app file and the top functions, as shares of the busy (non-idle) samples. Output:
+ * bench/results/profile-<lane>.txt and the profile beside it.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,17 +21,26 @@ const SECONDS = Number(process.env.PROFILE_SEC ?? 20);
 const AGENT = 'bench-agent';
 const OUT = resolve('bench/results');
 
+type Lane = Traffic | 'counter';
+const CALLS: Record<Lane, { traffic: Traffic; tool: string; args: Record<string, unknown> }> = {
+  legacy: { traffic: 'legacy', tool: 'echo', args: { text: 'hello' } },
+  modern: { traffic: 'modern', tool: 'echo', args: { text: 'hello' } },
+  counter: { traffic: 'modern', tool: 'counter.increment', args: { name: 'hot' } },
+};
+
 interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
 }
 
-async function profileLane(traffic: Traffic, pg: PgCluster, redisUrl: string, idp: BenchIdp): Promise<void> {
-  const database = `profile_${traffic}`;
+async function profileLane(lane: Lane, pg: PgCluster, redisUrl: string, idp: BenchIdp): Promise<void> {
+  const { traffic, tool, args } = CALLS[lane];
+  const database = `profile_${lane}`;
   await pg.withClient('postgres', (c) => c.query(`CREATE DATABASE ${database}`));
+  await pg.withClient(database, (c) => c.query('CREATE EXTENSION pg_stat_statements'));
   const port = await freePort();
   const publicUrl = `http://localhost:${port}`;
-  const dir = join(OUT, `profile-${traffic}`);
+  const dir = join(OUT, `profile-${lane}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const env = {
@@ -53,8 +64,8 @@ async function profileLane(traffic: Traffic, pg: PgCluster, redisUrl: string, id
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   cli('database/cli.js', ['run']);
-  cli('permissions/grant.cli.js', ['--agent', AGENT, '--tool', 'echo']);
-  const token = await idp.mint(AGENT, `${publicUrl}/mcp`, 'tool:echo');
+  cli('permissions/grant.cli.js', ['--agent', AGENT, '--tool', tool]);
+  const token = await idp.mint(AGENT, `${publicUrl}/mcp`, `tool:${tool}`);
   const nodeOptions = imageNodeOptions();
   const child = spawn(
     process.execPath,
@@ -70,13 +81,14 @@ async function profileLane(traffic: Traffic, pg: PgCluster, redisUrl: string, id
     if (i > 300) throw new Error('the service did not come up');
     await sleep(100);
   }
+  await pg.withClient(database, (c) => c.query('SELECT pg_stat_statements_reset()'));
   const result = await autocannon({
     url: `${publicUrl}/mcp`,
     connections: 16,
     duration: SECONDS,
     method: 'POST',
-    headers: { ...callHeaders(traffic, 'echo'), authorization: `Bearer ${token}` },
-    body: callBody(traffic, 'echo', { text: 'hello' }),
+    headers: { ...callHeaders(traffic, tool), authorization: `Bearer ${token}` },
+    body: callBody(traffic, tool, args),
     verifyBody: isSuccess,
   } as autocannon.Options);
   const exited = once(child, 'exit');
@@ -85,12 +97,35 @@ async function profileLane(traffic: Traffic, pg: PgCluster, redisUrl: string, id
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no profile written in ${dir}`);
   const summary = summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[] });
+  const sql = await statementsOf(pg, database, result.requests.total);
   const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
   const text =
-    `${traffic} echo, 16 connections, ${SECONDS} s: ${Math.round(result.requests.average)} req/s, ${errors} errors\n` +
-    `profile: ${join(dir, file)}\n\n${summary}`;
-  writeFileSync(join(OUT, `profile-${traffic}.txt`), text);
+    `${traffic} ${tool}, 16 connections, ${SECONDS} s: ${Math.round(result.requests.average)} req/s, ${errors} errors\n` +
+    `profile: ${join(dir, file)}\n\n${summary}\n${sql}`;
+  writeFileSync(join(OUT, `profile-${lane}.txt`), text);
   console.log(text);
+}
+
+/**
+ * PostgreSQL's side of the lane (pg_stat_statements, reset when the load starts): each statement's executions and
+ * execution and planning per call of the lane, the top ones by execution time.
+ */
+async function statementsOf(pg: PgCluster, database: string, calls: number): Promise<string> {
+  const { rows } = await pg.withClient(database, (c) =>
+    c.query<{ query: string; calls: string; rows: string; ms: number; plans: string; planMs: number }>(
+      `SELECT s.query, s.calls, s.rows, s.total_exec_time AS ms, s.plans, s.total_plan_time AS "planMs"
+         FROM pg_stat_statements s
+         JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 ORDER BY s.total_exec_time DESC LIMIT 8`,
+      [database],
+    ),
+  );
+  const lines = rows.map((r) => {
+    const perCall = (n: number) => (n / calls).toFixed(3).padStart(7);
+    const text = r.query.replace(/\s+/g, ' ').slice(0, 90);
+    const us = (ms: number) => ((1000 * ms) / calls).toFixed(0).padStart(6);
+    return `${perCall(Number(r.calls))} ${perCall(Number(r.rows))} ${us(r.ms)} ${perCall(Number(r.plans))} ${us(r.planMs)}  ${text}`;
+  });
+  return `PostgreSQL statements per lane call (executions, rows, µs executing, plannings, µs planning):\n${lines.join('\n')}\n`;
 }
 
 /** Self time by package (or app file) and by function, as a share of the samples that were not idle. */
@@ -157,8 +192,8 @@ function areaOf(url: string, functionName: string): string {
 }
 
 async function main(): Promise<void> {
-  const lanes = (process.env.PROFILE_LANES ?? 'legacy,modern').split(',') as Traffic[];
-  const pg = await PgCluster.start();
+  const lanes = (process.env.PROFILE_LANES ?? 'legacy,modern,counter').split(',') as Lane[];
+  const pg = await PgCluster.start({ statements: true });
   const redis = await RedisServer.start();
   const idp = await BenchIdp.start();
   try {

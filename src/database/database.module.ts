@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { dataSourceOptions, type PersistenceParts } from './data-source-options.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
-import { HotSql } from './hot-sql.js';
+import { HotSql, namesStatements } from './hot-sql.js';
 
 /** Resolves the database URL: `DATABASE_URL`, or an embedded PGlite started for this process. */
 @Injectable()
@@ -75,7 +75,10 @@ export class DatabaseModule {
           useFactory: async (config: AppConfig, url: DatabaseUrl) => {
             const database = await url.resolve();
             if (config.database.migrationsRun) await migrate(parts, database);
-            return dataSourceOptions(parts, database, config.database.poolSize, false, config.database);
+            return dataSourceOptions(parts, database, config.database.poolSize, false, {
+              ...config.database,
+              genericPlans: namesStatements(config.database),
+            });
           },
         }),
       ],

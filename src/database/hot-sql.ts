@@ -9,6 +9,13 @@ export interface Statement {
   readonly text: string;
 }
 
+/** Whether HotSql prepares named statements: on PostgreSQL (a DATABASE_URL) unless DB_PREPARED_STATEMENTS=false. */
+export function namesStatements(
+  database: Pick<AppConfig['database'], 'preparedStatements' | 'url'>,
+): boolean {
+  return database.preparedStatements && database.url !== undefined;
+}
+
 /** duplicate_prepared_statement, invalid_sql_statement_name (does not exist): the session is not ours alone. */
 const SHARED_SESSION = new Set(['42P05', '26000']);
 /** Same threshold as TypeORM's `maxQueryExecutionTime` (data-source-options.ts). */
@@ -17,7 +24,8 @@ const SLOW_MS = 1000;
 /**
  * Runs the statements every tool call makes (revocation, kill switch + grant, state, audit) as named prepared
  * statements on the pg pool: PostgreSQL parses and plans each once per connection instead of on every call, as
- * it must for TypeORM's `query()` (unnamed statements). On this machine that tripled the statements per second
+ * it must for TypeORM's `query()` (unnamed statements); the pool's sessions then use generic plans
+ * (`plan_cache_mode`, data-source-options.ts), or PostgreSQL would still re-plan some of them on every call. On this machine that tripled the statements per second
  * PostgreSQL could answer (README "Benchmark"). Plain statements instead on the embedded database (PGlite serves
  * every connection from ONE session, where the names of two connections would collide) and with
  * `DB_PREPARED_STATEMENTS=false` (e.g. behind a transaction-pooling PgBouncer without prepared-statement support);
@@ -33,8 +41,7 @@ export class HotSql {
     private readonly dataSource: DataSource,
     config: AppConfig,
   ) {
-    // No DATABASE_URL = the embedded database.
-    this.prepared = config.database.preparedStatements && config.database.url !== undefined;
+    this.prepared = namesStatements(config.database);
   }
 
   /** The rows of one autocommitted statement. Errors are the driver's (`code` = SQLSTATE), as TypeORM's are. */

@@ -1,4 +1,6 @@
 import { DataSource } from 'typeorm';
+import { ToolGate } from '../../src/admission/tool-gate.js';
+import type { Principal } from '../../src/common/principal.js';
 import { HotSql } from '../../src/database/hot-sql.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
@@ -30,6 +32,18 @@ describe(`HotSql (${databaseKind})`, () => {
   });
 
   if (databaseKind === 'postgres') {
+    it('plans each statement once per connection: the per-call gate read is never planned again', async () => {
+      const gate = app.app.get(ToolGate);
+      const principal = { agentId: 'plan-agent', scopes: [] } as unknown as Principal;
+      for (let i = 0; i < 12; i++)
+        await gate.readWithRevocation(`jti-${i}`, principal, { name: 'echo', version: '1.0.0' });
+      // PostgreSQL's default would re-plan it for its parameters on every execution (custom plans).
+      const [plans] = await db.query<{ generic_plans: string; custom_plans: string }[]>(
+        `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'tool_gate_revocation'`,
+      );
+      expect(plans).toEqual({ generic_plans: '12', custom_plans: '0' });
+    });
+
     it('prepares each statement once per connection on PostgreSQL, then falls back when names collide', async () => {
       expect(await preparedNames()).toContain('probe_sum');
       // Someone else's statement of the same name in our session (as on a shared pglite-socket).
