@@ -6,6 +6,10 @@
  * SIGTERM, and the `.cpuprofile` (open it in Chrome DevTools) summarised: self time by part of the request path,
  * by package / app file and the top functions, as shares of the busy (non-idle) samples. Output:
  * bench/results/profile-<lane>.txt and the profile beside it.
+ *
+ * PROFILE_ALLOC=1: where the service ALLOCATES instead (the garbage collector's work is proportional to it): V8's
+ * sampling heap profiler over the inspector protocol, short-lived objects included, summarised as bytes per call
+ * by part of the request path, by area and by function: bench/results/profile-<lane>-alloc.txt.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,6 +22,7 @@ import { freePort, imageNodeOptions, PgCluster, RedisServer } from './backing-se
 import { callBody, callHeaders, isSuccess, type Traffic } from './traffic.js';
 
 const SECONDS = Number(process.env.PROFILE_SEC ?? 20);
+const ALLOC = process.env.PROFILE_ALLOC === '1';
 const AGENT = 'bench-agent';
 const OUT = resolve('bench/results');
 
@@ -67,10 +72,12 @@ async function profileLane(lane: Lane, pg: PgCluster, redisUrl: string, idp: Ben
   cli('permissions/grant.cli.js', ['--agent', AGENT, '--tool', tool]);
   const token = await idp.mint(AGENT, `${publicUrl}/mcp`, `tool:${tool}`);
   const nodeOptions = imageNodeOptions();
+  const inspectPort = await freePort();
+  const profiler = ALLOC ? [`--inspect=127.0.0.1:${inspectPort}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const child = spawn(
     process.execPath,
-    [...nodeOptions.split(' ').filter(Boolean), '--cpu-prof', `--cpu-prof-dir=${dir}`, 'dist/src/main.js'],
-    { env, stdio: ['ignore', 'ignore', 'inherit'] },
+    [...nodeOptions.split(' ').filter(Boolean), ...profiler, 'dist/src/main.js'],
+    { env, stdio: ['ignore', 'ignore', ALLOC ? 'ignore' : 'inherit'] }, // --inspect announces itself on stderr
   );
   for (let i = 0; ; i++) {
     try {
@@ -82,6 +89,7 @@ async function profileLane(lane: Lane, pg: PgCluster, redisUrl: string, idp: Ben
     await sleep(100);
   }
   await pg.withClient(database, (c) => c.query('SELECT pg_stat_statements_reset()'));
+  const sampler = ALLOC ? await AllocationSampler.attach(inspectPort) : undefined;
   const result = await autocannon({
     url: `${publicUrl}/mcp`,
     connections: 16,
@@ -91,6 +99,20 @@ async function profileLane(lane: Lane, pg: PgCluster, redisUrl: string, idp: Ben
     body: callBody(traffic, tool, args),
     verifyBody: isSuccess,
   } as autocannon.Options);
+  const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
+  const head = `${traffic} ${tool}, 16 connections, ${SECONDS} s: ${Math.round(result.requests.average)} req/s, ${errors} errors`;
+  if (sampler) {
+    const allocation = await sampler.stop();
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+    const file = join(dir, 'alloc.heapprofile');
+    writeFileSync(file, JSON.stringify(allocation));
+    const text = `${head}\nprofile: ${file}\n\n${summariseAllocation(allocation, result.requests.total)}`;
+    writeFileSync(join(OUT, `profile-${lane}-alloc.txt`), text);
+    console.log(text);
+    return;
+  }
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
@@ -98,10 +120,7 @@ async function profileLane(lane: Lane, pg: PgCluster, redisUrl: string, idp: Ben
   if (!file) throw new Error(`no profile written in ${dir}`);
   const summary = summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[] });
   const sql = await statementsOf(pg, database, result.requests.total);
-  const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
-  const text =
-    `${traffic} ${tool}, 16 connections, ${SECONDS} s: ${Math.round(result.requests.average)} req/s, ${errors} errors\n` +
-    `profile: ${join(dir, file)}\n\n${summary}\n${sql}`;
+  const text = `${head}\nprofile: ${join(dir, file)}\n\n${summary}\n${sql}`;
   writeFileSync(join(OUT, `profile-${lane}.txt`), text);
   console.log(text);
 }
@@ -152,6 +171,87 @@ function summarise(profile: { nodes: ProfileNode[] }): string {
   return (
     `self time by part of the request path (% of busy samples):\n${top(byGroup, GROUPS.length + 1)}\n\n` +
     `self time by area:\n${top(byArea, 30)}\n\ntop functions:\n${top(byFunction, 30)}\n`
+  );
+}
+
+interface AllocationNode {
+  callFrame: ProfileNode['callFrame'];
+  selfSize: number;
+  children: AllocationNode[];
+}
+
+/** V8's sampling heap profiler through the inspector's WebSocket (Node 22's global WebSocket). */
+class AllocationSampler {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (result: unknown) => void>();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.addEventListener('message', (event) => {
+      const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+      if (message.id !== undefined) this.waiting.get(message.id)?.(message.result);
+    });
+  }
+
+  static async attach(port: number): Promise<AllocationSampler> {
+    const [target] = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as {
+      webSocketDebuggerUrl: string;
+    }[];
+    const socket = new WebSocket(target.webSocketDebuggerUrl);
+    await once(socket as unknown as EventTarget, 'open');
+    const sampler = new AllocationSampler(socket);
+    await sampler.send('HeapProfiler.enable');
+    // Every object counts, not only those still alive at the end: the scavenger's work is the short-lived ones.
+    await sampler.send('HeapProfiler.startSampling', {
+      samplingInterval: 8192,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    return sampler;
+  }
+
+  async stop(): Promise<{ head: AllocationNode }> {
+    const { profile } = (await this.send('HeapProfiler.stopSampling')) as {
+      profile: { head: AllocationNode };
+    };
+    this.socket.close();
+    return profile;
+  }
+
+  private send(method: string, params: object = {}): Promise<unknown> {
+    const id = this.nextId++;
+    this.socket.send(JSON.stringify({ id, method, params }));
+    return new Promise((resolve) => this.waiting.set(id, resolve));
+  }
+}
+
+/** Sampled bytes allocated per lane call, by part of the request path, by area and by allocating function. */
+function summariseAllocation(profile: { head: AllocationNode }, calls: number): string {
+  const byArea = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  const visit = (node: AllocationNode) => {
+    const { url, functionName, lineNumber } = node.callFrame;
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      const area = areaOf(url, functionName);
+      byArea.set(area, (byArea.get(area) ?? 0) + node.selfSize);
+      const fn = `${area} ${functionName || '(anonymous)'}:${lineNumber + 1}`;
+      byFunction.set(fn, (byFunction.get(fn) ?? 0) + node.selfSize);
+    }
+    node.children.forEach(visit);
+  };
+  visit(profile.head);
+  const top = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => `${String(Math.round(v / calls)).padStart(7)} B  ${k}`)
+      .join('\n');
+  const byGroup = new Map<string, number>();
+  for (const [area, bytes] of byArea) byGroup.set(groupOf(area), (byGroup.get(groupOf(area)) ?? 0) + bytes);
+  return (
+    `sampled allocation: ${Math.round(total / calls)} B per call\n\nby part of the request path:\n` +
+    `${top(byGroup, GROUPS.length + 1)}\n\nby area:\n${top(byArea, 30)}\n\ntop functions:\n${top(byFunction, 40)}\n`
   );
 }
 

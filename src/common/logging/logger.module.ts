@@ -4,22 +4,7 @@ import { destination as fileDestination, type DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import { AppConfig } from '../../config/app-config.js';
 import { scrubError } from './error-serializer.js';
-
-/** Paths redacted from every log line: credentials never reach the logs. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["proxy-authorization"]',
-  'req.headers["x-api-key"]',
-  'res.headers["set-cookie"]',
-  '*.token',
-  '*.accessToken',
-  '*.access_token',
-  '*.password',
-  '*.secret',
-  '*.clientSecret',
-  '*.client_secret',
-];
+import { redactLine } from './redaction.js';
 
 /** Where log lines go: stdout, unless a test captured them (set before the app is created). */
 let destination: DestinationStream | undefined;
@@ -38,28 +23,34 @@ function asyncStdout(): DestinationStream {
   return fileDestination({ dest: 1, sync: false });
 }
 
+/** pino-http's options for this service (exported for the redaction spec, which logs through real pino). */
+export function loggerOptions(level: string): Options {
+  return {
+    level,
+    // Credentials never reach the logs (redaction.ts says why this is not pino's `redact` option).
+    hooks: { streamWrite: redactLine },
+    // Request lines come from the HTTP timing interceptor and the app's onResponse hook (app.factory.ts).
+    autoLogging: false,
+    serializers: {
+      // Errors without the properties that can carry arguments or SQL parameters.
+      err: scrubError,
+      // Only what operators need; the query string is dropped (tokens sent there must not be logged).
+      req: (req: { id: unknown; method: string; url?: string; headers?: Record<string, unknown> }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url?.split('?')[0],
+        userAgent: req.headers?.['user-agent'],
+      }),
+    },
+  };
+}
+
 @Module({
   imports: [
     PinoLoggerModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => {
-        const options: Options = {
-          level: config.logLevel,
-          redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-          // Request lines come from the HTTP timing interceptor and the app's onResponse hook (app.factory.ts).
-          autoLogging: false,
-          serializers: {
-            // Errors without the properties that can carry arguments or SQL parameters.
-            err: scrubError,
-            // Only what operators need; the query string is dropped (tokens sent there must not be logged).
-            req: (req: { id: unknown; method: string; url?: string; headers?: Record<string, unknown> }) => ({
-              id: req.id,
-              method: req.method,
-              url: req.url?.split('?')[0],
-              userAgent: req.headers?.['user-agent'],
-            }),
-          },
-        };
+        const options = loggerOptions(config.logLevel);
         if (destination) return { pinoHttp: [options, destination] };
         if (config.env === 'development' && process.stdout.isTTY)
           return {
