@@ -1,19 +1,21 @@
 /**
  * `npm run bench:profile`: where the service's CPU goes on a full-policy call, one lane at a time (PROFILE_LANES,
  * default `legacy,modern,counter`: `echo` in each era, and the hot counter, `counter.increment` of ONE counter on
- * modern traffic). The bench's own PostgreSQL, Redis and issuer (as `npm run bench`); the service under
- * `--cpu-prof` with the Dockerfile's NODE_OPTIONS; 16 connections for PROFILE_SEC (default 20) seconds; then
- * SIGTERM, and the `.cpuprofile` (open it in Chrome DevTools) summarised: self time by part of the request path,
- * by package / app file and the top functions, as shares of the busy (non-idle) samples. Output:
- * bench/results/profile-<lane>.txt and the profile beside it.
+ * modern traffic). The bench's own PostgreSQL, Redis and issuer (as `npm run bench`); the service with the
+ * Dockerfile's NODE_OPTIONS and `--inspect` on loopback. 16 connections: PROFILE_WARMUP (10000) calls first, not
+ * profiled (the service needs about that many to reach its steady CPU per call, see bench/run.ts), then
+ * PROFILE_SEC (20) seconds under V8's CPU profiler, started and stopped over the inspector protocol. The profile
+ * (open it in Chrome DevTools) is summarised: self time by part of the request path, by package / app file and the
+ * top functions, as shares of the busy (non-idle) samples; then PostgreSQL's statements per call of the lane.
+ * Output: bench/results/profile-<lane>.txt and the profile beside it.
  *
  * PROFILE_ALLOC=1: where the service ALLOCATES instead (the garbage collector's work is proportional to it): V8's
- * sampling heap profiler over the inspector protocol, short-lived objects included, summarised as bytes per call
- * by part of the request path, by area and by function: bench/results/profile-<lane>-alloc.txt.
+ * sampling heap profiler, short-lived objects included, summarised as bytes per call by part of the request path,
+ * by area and by function: bench/results/profile-<lane>-alloc.txt.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
@@ -23,6 +25,7 @@ import { callBody, callHeaders, isSuccess, type Traffic } from './traffic.js';
 
 const SECONDS = Number(process.env.PROFILE_SEC ?? 20);
 const ALLOC = process.env.PROFILE_ALLOC === '1';
+const WARMUP = Number(process.env.PROFILE_WARMUP ?? 10_000);
 const AGENT = 'bench-agent';
 const OUT = resolve('bench/results');
 
@@ -71,13 +74,15 @@ async function profileLane(lane: Lane, pg: PgCluster, redisUrl: string, idp: Ben
   cli('database/cli.js', ['run']);
   cli('permissions/grant.cli.js', ['--agent', AGENT, '--tool', tool]);
   const token = await idp.mint(AGENT, `${publicUrl}/mcp`, `tool:${tool}`);
-  const nodeOptions = imageNodeOptions();
   const inspectPort = await freePort();
-  const profiler = ALLOC ? [`--inspect=127.0.0.1:${inspectPort}`] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const child = spawn(
     process.execPath,
-    [...nodeOptions.split(' ').filter(Boolean), ...profiler, 'dist/src/main.js'],
-    { env, stdio: ['ignore', 'ignore', ALLOC ? 'ignore' : 'inherit'] }, // --inspect announces itself on stderr
+    [
+      ...imageNodeOptions().split(' ').filter(Boolean),
+      `--inspect=127.0.0.1:${inspectPort}`,
+      'dist/src/main.js',
+    ],
+    { env, stdio: ['ignore', 'ignore', 'ignore'] }, // --inspect announces itself on stderr
   );
   for (let i = 0; ; i++) {
     try {
@@ -88,40 +93,37 @@ async function profileLane(lane: Lane, pg: PgCluster, redisUrl: string, idp: Ben
     if (i > 300) throw new Error('the service did not come up');
     await sleep(100);
   }
+  const load = (options: Partial<autocannon.Options>) =>
+    autocannon({
+      url: `${publicUrl}/mcp`,
+      connections: 16,
+      method: 'POST',
+      headers: { ...callHeaders(traffic, tool), authorization: `Bearer ${token}` },
+      body: callBody(traffic, tool, args),
+      verifyBody: isSuccess,
+      ...options,
+    } as autocannon.Options);
+  await load({ amount: WARMUP });
   await pg.withClient(database, (c) => c.query('SELECT pg_stat_statements_reset()'));
-  const sampler = ALLOC ? await AllocationSampler.attach(inspectPort) : undefined;
-  const result = await autocannon({
-    url: `${publicUrl}/mcp`,
-    connections: 16,
-    duration: SECONDS,
-    method: 'POST',
-    headers: { ...callHeaders(traffic, tool), authorization: `Bearer ${token}` },
-    body: callBody(traffic, tool, args),
-    verifyBody: isSuccess,
-  } as autocannon.Options);
-  const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
-  const head = `${traffic} ${tool}, 16 connections, ${SECONDS} s: ${Math.round(result.requests.average)} req/s, ${errors} errors`;
-  if (sampler) {
-    const allocation = await sampler.stop();
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-    const file = join(dir, 'alloc.heapprofile');
-    writeFileSync(file, JSON.stringify(allocation));
-    const text = `${head}\nprofile: ${file}\n\n${summariseAllocation(allocation, result.requests.total)}`;
-    writeFileSync(join(OUT, `profile-${lane}-alloc.txt`), text);
-    console.log(text);
-    return;
-  }
+  const inspector = await Inspector.attach(inspectPort);
+  await (ALLOC ? inspector.startAllocationSampling() : inspector.startCpuProfile());
+  const result = await load({ duration: SECONDS });
+  const profile = await (ALLOC ? inspector.stopAllocationSampling() : inspector.stopCpuProfile());
+  inspector.close();
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`no profile written in ${dir}`);
-  const summary = summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[] });
-  const sql = await statementsOf(pg, database, result.requests.total);
-  const text = `${head}\nprofile: ${join(dir, file)}\n\n${summary}\n${sql}`;
-  writeFileSync(join(OUT, `profile-${lane}.txt`), text);
+  const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
+  const head =
+    `${traffic} ${tool}, 16 connections, ${SECONDS} s after ${WARMUP} warm-up calls: ` +
+    `${Math.round(result.requests.average)} req/s, ${errors} errors`;
+  const file = join(dir, ALLOC ? 'alloc.heapprofile' : 'cpu.cpuprofile');
+  writeFileSync(file, JSON.stringify(profile));
+  const text = ALLOC
+    ? `${head}\nprofile: ${file}\n\n${summariseAllocation(profile as { head: AllocationNode }, result.requests.total)}`
+    : `${head}\nprofile: ${file}\n\n${summarise(profile as { nodes: ProfileNode[] })}\n` +
+      (await statementsOf(pg, database, result.requests.total));
+  writeFileSync(join(OUT, ALLOC ? `profile-${lane}-alloc.txt` : `profile-${lane}.txt`), text);
   console.log(text);
 }
 
@@ -180,8 +182,8 @@ interface AllocationNode {
   children: AllocationNode[];
 }
 
-/** V8's sampling heap profiler through the inspector's WebSocket (Node 22's global WebSocket). */
-class AllocationSampler {
+/** The service's V8 profilers through the inspector protocol (Node 22's global WebSocket). */
+class Inspector {
   private nextId = 1;
   private readonly waiting = new Map<number, (result: unknown) => void>();
 
@@ -192,29 +194,41 @@ class AllocationSampler {
     });
   }
 
-  static async attach(port: number): Promise<AllocationSampler> {
+  static async attach(port: number): Promise<Inspector> {
     const [target] = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as {
       webSocketDebuggerUrl: string;
     }[];
     const socket = new WebSocket(target.webSocketDebuggerUrl);
     await once(socket as unknown as EventTarget, 'open');
-    const sampler = new AllocationSampler(socket);
-    await sampler.send('HeapProfiler.enable');
+    return new Inspector(socket);
+  }
+
+  async startCpuProfile(): Promise<void> {
+    await this.send('Profiler.enable');
+    await this.send('Profiler.setSamplingInterval', { interval: 1000 }); // µs, as `--cpu-prof`
+    await this.send('Profiler.start');
+  }
+
+  async stopCpuProfile(): Promise<unknown> {
+    return ((await this.send('Profiler.stop')) as { profile: unknown }).profile;
+  }
+
+  async startAllocationSampling(): Promise<void> {
+    await this.send('HeapProfiler.enable');
     // Every object counts, not only those still alive at the end: the scavenger's work is the short-lived ones.
-    await sampler.send('HeapProfiler.startSampling', {
+    await this.send('HeapProfiler.startSampling', {
       samplingInterval: 8192,
       includeObjectsCollectedByMajorGC: true,
       includeObjectsCollectedByMinorGC: true,
     });
-    return sampler;
   }
 
-  async stop(): Promise<{ head: AllocationNode }> {
-    const { profile } = (await this.send('HeapProfiler.stopSampling')) as {
-      profile: { head: AllocationNode };
-    };
+  async stopAllocationSampling(): Promise<unknown> {
+    return ((await this.send('HeapProfiler.stopSampling')) as { profile: unknown }).profile;
+  }
+
+  close(): void {
     this.socket.close();
-    return profile;
   }
 
   private send(method: string, params: object = {}): Promise<unknown> {
