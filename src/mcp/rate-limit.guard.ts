@@ -14,8 +14,8 @@ import { RATE_LIMIT_STORAGE } from '../resilience/resilience.constants.js';
 import { ToolRegistry } from '../tools/tool-registry.service.js';
 
 /** The limits. */
-export const AGENT_LIMIT = 'agent';
-export const TOOL_LIMIT = 'tool';
+export const AGENT_LIMIT = 'agent' as const;
+export const TOOL_LIMIT = 'tool' as const;
 export const CONCURRENT_LIMIT = 'concurrent';
 /** Both limits count calls per minute. */
 export const WINDOW_MS = 60_000;
@@ -93,17 +93,30 @@ export class RateLimitGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const agentId = principalOf(req).agentId;
     const calls = limitedCallsOf(req);
-    for (const call of calls) {
-      await this.count(
-        req,
-        AGENT_LIMIT,
-        `${AGENT_LIMIT}:${agentId}`,
-        this.config.resilience.agentPerMinute,
-        call.name,
-      );
-      const toolLimit = call.tool ? this.toolLimit(call.name) : undefined;
-      if (toolLimit !== undefined)
-        await this.count(req, TOOL_LIMIT, `${TOOL_LIMIT}:${agentId}:${call.name}`, toolLimit, call.name);
+    const counts = calls.flatMap(({ name, tool }): Count[] => {
+      const perAgent: Count = {
+        limit: AGENT_LIMIT,
+        key: `${AGENT_LIMIT}:${agentId}`,
+        perMinute: this.config.resilience.agentPerMinute,
+        tool: name,
+      };
+      const toolLimit = tool ? this.toolLimit(name) : undefined;
+      if (toolLimit === undefined) return [perAgent];
+      return [
+        perAgent,
+        { limit: TOOL_LIMIT, key: `${TOOL_LIMIT}:${agentId}:${name}`, perMinute: toolLimit, tool: name },
+      ];
+    });
+    // Every counter is hit in the same turn, so the Redis storage adds them all in one round trip; the first one
+    // over its limit (in call order, per agent before per tool) is the answer.
+    const records = await Promise.all(
+      counts.map(({ key, perMinute, limit }) =>
+        this.storage.increment(key, WINDOW_MS, perMinute, 0, limit).catch((error: unknown) => ({ error })),
+      ),
+    );
+    for (const [i, record] of records.entries()) {
+      if ('error' in record) this.storageFailed(record.error);
+      else if (record.isBlocked) await this.refuse(req, counts[i], record.timeToBlockExpire);
     }
     if (calls.length > 0)
       await this.holdSlots(req, context.switchToHttp().getResponse<FastifyReply>(), agentId, calls);
@@ -130,15 +143,9 @@ export class RateLimitGuard implements CanActivate {
     else reply.raw.once('close', release);
   }
 
-  private async count(req: FastifyRequest, limit: string, key: string, perMinute: number, tool: string) {
-    let record: Awaited<ReturnType<ThrottlerStorage['increment']>>;
-    try {
-      record = await this.storage.increment(key, WINDOW_MS, perMinute, 0, limit);
-    } catch (error) {
-      return this.storageFailed(error);
-    }
-    if (!record.isBlocked) return;
-    const retryAfterSeconds = Math.max(1, record.timeToBlockExpire);
+  /** 429 for a counter over its limit, audited. */
+  private async refuse(req: FastifyRequest, { limit, perMinute, tool }: Count, timeToBlockExpire: number) {
+    const retryAfterSeconds = Math.max(1, timeToBlockExpire);
     await this.denied(req, limit, tool, { limit, perMinute, retryAfterSeconds });
     throw new RateLimitedError(limit, perMinute, retryAfterSeconds, limit === TOOL_LIMIT ? tool : undefined);
   }
@@ -189,6 +196,14 @@ export class RateLimitGuard implements CanActivate {
       throw Object.assign(refused, { headers: { 'retry-after': '1' } });
     }
   }
+}
+
+/** One counter a call hits: which limit, its key, its per-minute limit and the call's name. */
+interface Count {
+  limit: typeof AGENT_LIMIT | typeof TOOL_LIMIT;
+  key: string;
+  perMinute: number;
+  tool: string;
 }
 
 /**

@@ -2,39 +2,43 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
 
 /**
- * `n` hits of a fixed window counter at once (and an optional block) in Redis, atomically:
- * KEYS[1] hit counter, KEYS[2] block marker; ARGV ttl ms, limit, block duration ms, n.
- * Returns { hits after the n, ms until the window resets, ms left of a block set before (0 = none),
- * ms of a block set now (0 = none) }. Which of the n hits are over the limit is the caller's arithmetic.
+ * Hits of several fixed-window counters at once (each with an optional block) in Redis, atomically, in one
+ * round trip: for counter i, KEYS[2i-1] its hit counter and KEYS[2i] its block marker; ARGV[4i-3..4i] its ttl ms,
+ * limit, block duration ms and the n hits to add. Returns, per counter, { hits after its n, ms until its window
+ * resets, ms left of a block set before (0 = none), ms of a block set now (0 = none) }, flattened. Which of the
+ * n hits are over the limit is the caller's arithmetic.
  */
-const INCREMENT = `
-local hits = redis.call('INCRBY', KEYS[1], ARGV[4])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+const INCREMENT_MANY = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  local a = (i - 1) * 2
+  local counter, blockKey = KEYS[i], KEYS[i + 1]
+  local hits = redis.call('INCRBY', counter, ARGV[a + 4])
+  local ttl = redis.call('PTTL', counter)
+  if ttl < 0 then
+    redis.call('PEXPIRE', counter, ARGV[a + 1])
+    ttl = tonumber(ARGV[a + 1])
+  end
+  local blockTtl = redis.call('PTTL', blockKey)
+  local block = tonumber(ARGV[a + 3])
+  local blockedBefore, blockedNow = 0, 0
+  if blockTtl > 0 then
+    blockedBefore = blockTtl
+  elseif hits > tonumber(ARGV[a + 2]) and block > 0 then
+    redis.call('SET', blockKey, '1', 'PX', block)
+    blockedNow = block
+  end
+  table.insert(out, hits)
+  table.insert(out, ttl)
+  table.insert(out, blockedBefore)
+  table.insert(out, blockedNow)
 end
-local blockTtl = redis.call('PTTL', KEYS[2])
-if blockTtl > 0 then
-  return { hits, ttl, blockTtl, 0 }
-end
-local block = tonumber(ARGV[3])
-if hits > tonumber(ARGV[2]) and block > 0 then
-  redis.call('SET', KEYS[2], '1', 'PX', block)
-  return { hits, ttl, 0, block }
-end
-return { hits, ttl, 0, 0 }
+return out
 `;
 
 interface RedisWithIncrement extends Redis {
-  mcpThrottleIncrementBy(
-    counterKey: string,
-    blockKey: string,
-    ttlMs: number,
-    limit: number,
-    blockMs: number,
-    n: number,
-  ): Promise<[number, number, number, number]>;
+  /** `numberOfKeys`, then the keys, then the arguments (see INCREMENT_MANY). */
+  mcpThrottleIncrementMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
 
 type ThrottleRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
@@ -49,11 +53,12 @@ interface Pending {
 }
 
 /**
- * `@nestjs/throttler` storage in Redis, so that every replica counts against one limit. Hits of one counter that
- * arrive in the same event-loop turn (concurrent calls of one agent) go out as ONE Lua script (atomic; sent once,
- * then run by SHA) that adds them all: one round trip instead of one per call, and each hit still gets its own
- * exact count, as if they had been sent one by one in arrival order. Fixed windows of `ttl`: a window starts with
- * its first hit. Keys: `<prefix><throttler key>` and `<prefix><throttler key>:blocked`, both expiring on their own.
+ * `@nestjs/throttler` storage in Redis, so that every replica counts against one limit. The hits that arrive in
+ * the same event-loop turn (a call's per-agent and per-tool counters, concurrent calls of one agent) go out as ONE
+ * Lua script (atomic; sent once, then run by SHA) that adds each counter's hits: one round trip per turn instead
+ * of one per counter or per call, and each hit still gets its own exact count, as if they had been sent one by
+ * one in arrival order. Fixed windows of `ttl`: a window starts with its first hit. Keys: `<prefix><throttler key>`
+ * and `<prefix><throttler key>:blocked`, both expiring on their own.
  */
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly redis: RedisWithIncrement;
@@ -63,15 +68,15 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     redis: Redis,
     private readonly prefix = 'mcp:ratelimit:',
   ) {
-    if (!('mcpThrottleIncrementBy' in redis)) {
-      redis.defineCommand('mcpThrottleIncrementBy', { numberOfKeys: 2, lua: INCREMENT });
+    if (!('mcpThrottleIncrementMany' in redis)) {
+      redis.defineCommand('mcpThrottleIncrementMany', { lua: INCREMENT_MANY });
     }
     this.redis = redis as RedisWithIncrement;
   }
 
   increment(key: string, ttl: number, limit: number, blockDuration: number, _throttlerName?: string) {
     return new Promise<ThrottleRecord>((resolve, reject) => {
-      if (this.pending.size === 0) setImmediate(() => this.flush());
+      if (this.pending.size === 0) setImmediate(() => void this.flush());
       const id = `${ttl}|${limit}|${blockDuration}|${key}`;
       let group = this.pending.get(id);
       if (!group) this.pending.set(id, (group = { key, ttl, limit, blockDuration, waiters: [] }));
@@ -79,39 +84,33 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     });
   }
 
-  private flush(): void {
-    const groups = this.pending;
+  private async flush(): Promise<void> {
+    const groups = [...this.pending.values()];
     this.pending = new Map();
-    for (const group of groups.values()) void this.send(group);
-  }
-
-  private async send({ key, ttl, limit, blockDuration, waiters }: Pending): Promise<void> {
-    const counter = `${this.prefix}${key}`;
-    let reply: [number, number, number, number];
+    const keysThenArgs: (string | number)[] = [];
+    for (const { key } of groups) keysThenArgs.push(`${this.prefix}${key}`, `${this.prefix}${key}:blocked`);
+    for (const { ttl, limit, blockDuration, waiters } of groups)
+      keysThenArgs.push(ttl, limit, blockDuration, waiters.length);
+    let reply: number[];
     try {
-      reply = await this.redis.mcpThrottleIncrementBy(
-        counter,
-        `${counter}:blocked`,
-        ttl,
-        limit,
-        blockDuration,
-        waiters.length,
-      );
+      reply = await this.redis.mcpThrottleIncrementMany(groups.length * 2, ...keysThenArgs);
     } catch (error) {
-      for (const waiter of waiters) waiter.reject(error);
+      for (const { waiters } of groups) for (const waiter of waiters) waiter.reject(error);
       return;
     }
-    const [hits, ttlMs, blockedBefore, blockedNow] = reply;
-    const first = hits - waiters.length + 1; // the count of the first hit of this group
-    waiters.forEach((waiter, i) => {
-      const totalHits = first + i;
-      const over = totalHits > limit;
-      const blockMs = blockedBefore || (over ? blockedNow || ttlMs : 0);
-      waiter.resolve({
-        totalHits,
-        timeToExpire: Math.ceil(ttlMs / 1000),
-        isBlocked: blockedBefore > 0 || over,
-        timeToBlockExpire: Math.ceil(blockMs / 1000),
+    groups.forEach(({ limit, waiters }, g) => {
+      const [hits, ttlMs, blockedBefore, blockedNow] = reply.slice(g * 4, g * 4 + 4);
+      const first = hits - waiters.length + 1; // the count of the first hit of this group
+      waiters.forEach((waiter, i) => {
+        const totalHits = first + i;
+        const over = totalHits > limit;
+        const blockMs = blockedBefore || (over ? blockedNow || ttlMs : 0);
+        waiter.resolve({
+          totalHits,
+          timeToExpire: Math.ceil(ttlMs / 1000),
+          isBlocked: blockedBefore > 0 || over,
+          timeToBlockExpire: Math.ceil(blockMs / 1000),
+        });
       });
     });
   }

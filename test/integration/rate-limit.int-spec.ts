@@ -3,6 +3,7 @@ import { jest } from '@jest/globals';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { Redis } from 'ioredis';
 import { MemoryThrottlerStorage } from '../../src/resilience/memory-throttler.storage.js';
+import { RedisConnection } from '../../src/resilience/redis-connection.js';
 import { RedisThrottlerStorage } from '../../src/resilience/redis-throttler.storage.js';
 import { startApp, type TestApp } from '../utils/app.js';
 import { databaseKind } from '../utils/database.js';
@@ -78,25 +79,34 @@ describe('rate-limit storage', () => {
     });
   });
 
-  it('sends the hits of one counter that arrive together as one script, each still counted in order', async () => {
+  it('sends the hits that arrive together as ONE script, each counter still counted in order', async () => {
     const s = new RedisThrottlerStorage(redis);
     const sent = jest.spyOn(
-      redis as unknown as { mcpThrottleIncrementBy: () => unknown },
-      'mcpThrottleIncrementBy',
+      redis as unknown as { mcpThrottleIncrementMany: () => unknown },
+      'mcpThrottleIncrementMany',
     );
     try {
       const [a, b] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
       const hits = await Promise.all([
         ...Array.from({ length: 10 }, () => s.increment(a, 5000, 4, 0, 'agent')),
-        s.increment(b, 5000, 4, 0, 'agent'),
+        s.increment(b, 5000, 4, 2000, 'tool'),
       ]);
-      expect(sent).toHaveBeenCalledTimes(2); // one per counter, not one per hit
+      expect(sent).toHaveBeenCalledTimes(1); // one round trip for both counters, not one per counter or hit
       expect(hits.slice(0, 10).map((h) => [h.totalHits, h.isBlocked])).toEqual(
         Array.from({ length: 10 }, (_, i) => [i + 1, i >= 4]),
       );
-      expect(hits[10]).toMatchObject({ totalHits: 1, isBlocked: false });
-      // The next turn's hit continues the count.
-      expect(await s.increment(a, 5000, 4, 0, 'agent')).toMatchObject({ totalHits: 11, isBlocked: true });
+      expect(hits[10]).toMatchObject({ totalHits: 1, isBlocked: false, timeToExpire: 5 });
+      // The next turn's hits continue each count; b's own block duration applies to b only.
+      const [a11, b2, b3, b4, b5, b6] = await Promise.all([
+        s.increment(a, 5000, 4, 0, 'agent'),
+        ...Array.from({ length: 5 }, () => s.increment(b, 5000, 4, 2000, 'tool')),
+      ]);
+      expect(a11).toMatchObject({ totalHits: 11, isBlocked: true, timeToBlockExpire: 5 });
+      expect([b2, b3, b4].map((h) => h.isBlocked)).toEqual([false, false, false]);
+      expect(b5).toMatchObject({ totalHits: 5, isBlocked: true, timeToBlockExpire: 2 });
+      expect(b6).toMatchObject({ totalHits: 6, isBlocked: true });
+      expect(await redis.pttl(`mcp:ratelimit:${b}:blocked`)).toBeGreaterThan(1000);
+      expect(await redis.exists(`mcp:ratelimit:${a}:blocked`)).toBe(0);
     } finally {
       sent.mockRestore();
     }
@@ -118,7 +128,7 @@ describe(`rate limits across replicas sharing Redis (${databaseKind})`, () => {
   let second: TestApp;
   beforeAll(async () => {
     idp = await TestIdp.start();
-    const env = { REDIS_URL, RATE_LIMIT_AGENT_PER_MINUTE: '4' };
+    const env = { REDIS_URL, RATE_LIMIT_AGENT_PER_MINUTE: '4', RATE_LIMIT_TOOL_PER_MINUTE: '100' };
     first = await startApp({ idp, env });
     second = await startApp({ idp, env });
   });
@@ -126,6 +136,32 @@ describe(`rate limits across replicas sharing Redis (${databaseKind})`, () => {
     await first.close();
     await second.close();
     await idp.close();
+  });
+
+  it('costs a call ONE Redis command for both its limits (per agent and per tool)', async () => {
+    const agentId = `agent-${randomUUID()}`;
+    await first.grant(agentId, 'echo');
+    const auth = await first.bearer(agentId, ['tool:echo']);
+    const client = first.app.get(RedisConnection).client!;
+    const commands: string[] = [];
+    const send = client.sendCommand.bind(client);
+    const spy = jest.spyOn(client, 'sendCommand').mockImplementation((command, stream) => {
+      commands.push((command as { name: string }).name);
+      return send(command, stream);
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        commands.length = 0;
+        const ok = await callEcho(first, auth); // per tool limit on (RATE_LIMIT_TOOL_PER_MINUTE)
+        expect(ok.status).toBe(200);
+        await ok.body?.cancel();
+        expect(commands).toEqual(['evalsha']);
+      }
+      expect(await client.get(`mcp:ratelimit:agent:${agentId}`)).toBe('2');
+      expect(await client.get(`mcp:ratelimit:tool:${agentId}:echo`)).toBe('2');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('enforces one global limit: N calls over both instances, then 429 on either', async () => {
