@@ -10,6 +10,9 @@
  *                  evaluated but not tripped, the Dockerfile's NODE_OPTIONS.
  *   pre-migration  the build of BENCH_BASELINE_REF (default 07a3c92, the last SDK 1.x commit), same environment
  *                  (its own database in the same cluster), legacy traffic only: issue #16's A/B line.
+ *   floors         bench/floor-server.ts, legacy `echo` only, reported beside the goals: the call answered by
+ *                  node:http alone, and by the service's framework shape (NestJS, Fastify, pino, five guards, one
+ *                  interceptor) doing no MCP or policy work: what the stack costs before the service's own work.
  *
  * Cells at each level of BENCH_LEVELS (default 16 connections): `echo` on modern and on legacy traffic
  * (bench/traffic.ts), then the hot counter at 16 connections (`increment` / `counter.increment`, ONE name).
@@ -56,7 +59,9 @@ const HOT = 'hot';
 const GOAL = { rps: 1.0, p99: 1.0, cpu: 1.0, hwmMb: 200, growth: 0.05, abFloor: 0.95 };
 
 type Kind = 'echo' | 'hot';
-type TargetName = 'baseline pooled' | 'baseline per-request' | 'service' | 'pre-migration';
+type TargetName = 'baseline pooled' | 'baseline per-request' | 'service' | 'pre-migration' | Floor;
+/** bench/floor-server.ts: the legacy `echo` with no SDK and no policy (node:http alone; the service's framework). */
+type Floor = 'floor node:http' | 'floor NestJS';
 
 interface Target {
   name: TargetName;
@@ -282,15 +287,21 @@ async function startService(root: string, label: string, redisDb: number, infra:
   return { target, database };
 }
 
-async function startBaseline(mode: 'pooled' | 'per-request'): Promise<Target> {
+const startBaseline = (mode: 'pooled' | 'per-request') =>
+  startPlain('baseline-v2-server.js', mode, `baseline ${mode}`);
+const startFloor = (mode: 'http' | 'nest') =>
+  startPlain('floor-server.js', mode, mode === 'http' ? 'floor node:http' : 'floor NestJS');
+
+/** A server of bench/ with no backing services: its CPU is its own. */
+async function startPlain(script: string, mode: string, name: TargetName): Promise<Target> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/bench/baseline-v2-server.js', String(port), mode], {
+  const child = spawn(process.execPath, [`dist/bench/${script}`, String(port), mode], {
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   const url = `http://127.0.0.1:${port}/mcp`;
   await waitFor(url, child);
   const target: Target = {
-    name: `baseline ${mode}`,
+    name,
     url,
     process: child,
     headers: {},
@@ -441,6 +452,8 @@ async function main(): Promise<void> {
       ? (await startService(previous.dir, 'premigration', 1, infra, serviceNodeOptions)).target
       : undefined;
     if (pre) children.push(pre.process);
+    const floors = [await startFloor('http'), await startFloor('nest')];
+    children.push(...floors.map((f) => f.process));
 
     // Pairs stay adjacent in both orders: each ratio compares neighbouring runs. The pre-migration build runs an
     // unreported legacy cell where the service runs its modern one, so both builds have served as many calls when
@@ -452,6 +465,7 @@ async function main(): Promise<void> {
       ...(pre
         ? [{ target: pre, kind: 'echo' as const, traffic: 'legacy' as const, unreported: true as const }]
         : []),
+      ...floors.map((target) => ({ target, kind: 'echo' as const, traffic: 'legacy' as const })),
       { target: baseline, kind: 'echo', traffic: 'legacy' },
       { target: service, kind: 'echo', traffic: 'legacy' },
       ...(pre ? [{ target: pre, kind: 'echo' as const, traffic: 'legacy' as const }] : []),
@@ -624,6 +638,7 @@ function render(input: {
   for (const g of goals)
     md += `| ${g.goal} | ${shown(g)} | ${g.target} | ${g.met ? 'met' : '**NOT met**'} |\n`;
 
+  md += floorsLine(rows, b);
   md +=
     '\nCalibration (echo, 16 clients, 3 rotations), req/s:\n\n| traffic | pooled | per-request | pooled ÷ per-request |\n|---|---|---|---|\n';
   for (const c of calibration.figures)
@@ -657,6 +672,30 @@ function render(input: {
   md += `service NODE_OPTIONS \`${facts.serviceNodeOptions || '(none)'}\`; pre-migration build: `;
   md += `${input.previous ? input.previous.commit.slice(0, 7) : 'skipped (BENCH_BASELINE_REF empty)'}.\n`;
   return { markdown: md, goals };
+}
+
+/** The floors' CPU per legacy `echo` beside the baseline's and the service's (the first level of BENCH_LEVELS). */
+function floorsLine(rows: Row[], b: TargetName): string {
+  const clients = LEVELS[0];
+  const us = (name: TargetName, m: 'cpuOwnUs' | 'cpuTotalUs' = 'cpuOwnUs') =>
+    Math.round(
+      median(
+        rows
+          .filter(
+            (r) => r.target === name && r.kind === 'echo' && r.traffic === 'legacy' && r.clients === clients,
+          )
+          .map((r) => r[m]),
+      ),
+    );
+  const ofBaseline = (name: TargetName) =>
+    paired(rows, name, b, 'echo', 'legacy', clients, 'cpuOwnUs').toFixed(2);
+  return (
+    `\nWhere the gap is (legacy \`echo\`, ${clients} clients, CPU µs per call, medians): node:http alone ` +
+    `${us('floor node:http')} (${ofBaseline('floor node:http')}× the baseline's); the service's framework shape ` +
+    `doing no MCP or policy work ${us('floor NestJS')} (${ofBaseline('floor NestJS')}×); the bare SDK baseline ` +
+    `${us(b)}; the service ${us('service')} own (${ofBaseline('service')}×), ${us('service', 'cpuTotalUs')} with ` +
+    `PostgreSQL and Redis.\n`
+  );
 }
 
 await main();
