@@ -58,12 +58,15 @@ function request(body: unknown, jti = 'jti-1') {
   return req;
 }
 
+const ELAPSED_MS = 700;
+
 function context(req: object, handler: () => void = Echo.prototype.post): ExecutionContext {
   return {
     getType: () => 'http',
     getHandler: () => handler,
     getClass: () => Echo,
-    switchToHttp: () => ({ getRequest: () => req }),
+    // The request arrived ELAPSED_MS ago (Fastify's clock since onRequest).
+    switchToHttp: () => ({ getRequest: () => req, getResponse: () => ({ elapsedTime: ELAPSED_MS }) }),
   } as unknown as ExecutionContext;
 }
 
@@ -97,7 +100,10 @@ describe('AdmissionGuard', () => {
     expect(admission).toEqual({
       principal: expect.objectContaining({ agentId: 'alice' }),
       gate: { tool: ECHO, disabled: false, granted: true, grantedName: true },
+      receivedAt: expect.any(Number),
     });
+    // When the request arrived, so that the call's budget counts the wait before the pipeline.
+    expect(Math.abs(Date.now() - ELAPSED_MS - admission.receivedAt!)).toBeLessThan(500);
     // The pipeline takes the reading once, for the tool it was read for; a later round reads afresh.
     expect(takeGateReading(admission, { ...ECHO, version: '1.0.0' })).toBeUndefined();
     expect(takeGateReading(admission, ECHO)).toMatchObject({ granted: true });
@@ -112,7 +118,10 @@ describe('AdmissionGuard', () => {
     ]) {
       const req = request(body);
       await expect(guard.canActivate(context(req))).resolves.toBe(true);
-      expect(admissionOf(req as never)).toEqual({ principal: expect.objectContaining({ agentId: 'alice' }) });
+      expect(admissionOf(req as never)).toEqual({
+        principal: expect.objectContaining({ agentId: 'alice' }),
+        receivedAt: expect.any(Number),
+      });
     }
     const get = { ...request(undefined), method: 'GET' };
     await expect(guard.canActivate(context(get))).resolves.toBe(true);

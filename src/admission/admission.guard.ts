@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { setAdmission, type Admission } from '../common/admission.js';
 import { AuthFailures } from '../common/auth-failures.js';
@@ -39,6 +39,8 @@ export class AdmissionGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (isPublic(this.reflector, context) || context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
+    // Fastify's clock starts at the request's arrival (onRequest).
+    const receivedAt = Date.now() - context.switchToHttp().getResponse<FastifyReply>().elapsedTime;
     let admission: Admission | undefined;
     try {
       admission = await this.admit(principalOf(req), requestViewOf(req));
@@ -52,7 +54,7 @@ export class AdmissionGuard implements CanActivate {
       this.logger.debug({ reason: 'revoked', requestId: String(req.id) }, 'access token rejected');
       throw this.challenges.invalidToken();
     }
-    setAdmission(req, admission);
+    setAdmission(req, { ...admission, receivedAt });
     return true;
   }
 

@@ -25,6 +25,11 @@ export interface GateReading {
 export interface Admission {
   readonly principal: Principal;
   gate?: GateReading & { readonly tool: ToolVersionRef };
+  /**
+   * When the HTTP request arrived (epoch ms). A call's budget counts from it, so that waits before the pipeline
+   * (admission's database read) are inside the budget and the answer still comes within budget + 1 s.
+   */
+  readonly receivedAt?: number;
 }
 
 const ADMISSION = Symbol('admission');

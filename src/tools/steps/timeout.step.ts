@@ -32,7 +32,8 @@ export class TimeoutStep implements ToolStep {
   async run(invocation: ToolInvocation, next: () => Promise<ToolResult>): Promise<ToolResult> {
     const tool = invocation.tool!;
     const timeoutMs = tool.timeoutMs ?? this.config.resilience.toolTimeoutMs;
-    invocation.deadline = Date.now() + timeoutMs;
+    // From the request's arrival when it came over HTTP: waits before the pipeline are part of the budget.
+    const deadline = (invocation.deadline = (invocation.ctx.admission?.receivedAt ?? Date.now()) + timeoutMs);
     const writes = (invocation.writes = new CallWrites());
     // One signal for the handler: the caller's (cancel, disconnect) or the deadline, whichever fires first.
     // Chained by hand: AbortSignal.any() costs several times as much per call (weak refs and a registry).
@@ -60,7 +61,7 @@ export class TimeoutStep implements ToolStep {
             ? new OutcomeUnknownError(`the call ran out of its ${timeoutMs} ms with a write under way`)
             : error,
         );
-      }, timeoutMs);
+      }, deadline - Date.now());
     });
     try {
       return await Promise.race([next(), expired]);
